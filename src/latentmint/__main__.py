@@ -1,0 +1,3 @@
+from latentmint.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Reading photos safely, face detection, FFHQ-style alignment, dedupe, packing and credits."""

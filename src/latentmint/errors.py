@@ -1,0 +1,7 @@
+"""Errors a user can act on. The CLI prints them as one line and exits 1."""
+
+from __future__ import annotations
+
+
+class LatentmintError(Exception):
+    """A job failed for a reason the user can fix; the message names the file and the reason."""

@@ -1,0 +1,41 @@
+"""Small image helpers shared by every stage: PNG bytes, contact sheets and grids, sharpness."""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from PIL import Image
+from scipy.ndimage import laplace
+
+
+def png_bytes(image: Image.Image, **info: str) -> bytes:
+    """Lossless PNG, with optional text chunks (key -> value)."""
+    from PIL.PngImagePlugin import PngInfo
+
+    meta = PngInfo()
+    for key, value in info.items():
+        meta.add_text(key, value)
+    buf = io.BytesIO()
+    image.save(buf, "PNG", pnginfo=meta, compress_level=6)
+    return buf.getvalue()
+
+
+def grid(images: Sequence[Image.Image], cell: int, columns: int | None = None, gap: int = 2, background=(24, 24, 24)) -> Image.Image:
+    """Tile images (resized to `cell` px squares) into one sheet, row by row."""
+    n = max(len(images), 1)
+    columns = columns or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / columns)
+    sheet = Image.new("RGB", (columns * (cell + gap) + gap, rows * (cell + gap) + gap), background)
+    for i, im in enumerate(images):
+        r, c = divmod(i, columns)
+        sheet.paste(im.convert("RGB").resize((cell, cell), Image.LANCZOS), (gap + c * (cell + gap), gap + r * (cell + gap)))
+    return sheet
+
+
+def sharpness(image: Image.Image) -> float:
+    """Variance of the Laplacian over the centre of a 128 px grayscale copy: low means blurry."""
+    gray = np.asarray(image.convert("L").resize((128, 128), Image.BOX), dtype=np.float64)
+    return float(laplace(gray)[32:96, 32:96].var())

@@ -1,0 +1,116 @@
+"""The studio: one folder holding latentmint.toml and everything each stage writes (see DESIGN.md)."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from latentmint.errors import LatentmintError
+from latentmint.files import atomic_write_text
+
+SETTINGS_FILE = "latentmint.toml"
+FOLDERS = ("datasets", "runs", "works", "store", "chain", "keys")
+
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "studio": {"format": 1},
+    "identity": {"name": ""},
+    # "embedded" keeps a py-evm chain in chain/; any http(s) URL selects a JSON-RPC network.
+    "chain": {"network": "embedded"},
+    # "local" keeps blocks in store/; set kubo_url to also push and pin to a Kubo RPC API.
+    "storage": {"backend": "local", "kubo_url": ""},
+    "ingest": {"resolution": 256},
+    # Inception-v3 weights for FID/KID; LATENTMINT_INCEPTION overrides.
+    "metrics": {"inception_weights": ""},
+}
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+@dataclass(frozen=True)
+class Studio:
+    root: Path
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def datasets(self) -> Path:
+        return self.root / "datasets"
+
+    @property
+    def runs(self) -> Path:
+        return self.root / "runs"
+
+    @property
+    def works(self) -> Path:
+        return self.root / "works"
+
+    @property
+    def store(self) -> Path:
+        return self.root / "store"
+
+    @property
+    def chain(self) -> Path:
+        return self.root / "chain"
+
+    @property
+    def keys(self) -> Path:
+        return self.root / "keys"
+
+    def setting(self, section: str, key: str, default: Any = None) -> Any:
+        return self.settings.get(section, {}).get(key, default)
+
+
+def init_studio(root: Path, name: str | None = None) -> Studio:
+    """Create a studio at `root` (or complete an existing one; settings already there are kept)."""
+    root = Path(root).expanduser().resolve()
+    if root.exists() and not root.is_dir():
+        raise LatentmintError(f"{root}: exists and is not a folder")
+    settings_path = root / SETTINGS_FILE
+    if settings_path.exists():
+        studio = open_studio(root)
+    else:
+        settings = _merge(DEFAULT_SETTINGS, {"studio": {"name": name or root.name}})
+        root.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(settings_path, tomli_w.dumps(settings))
+        studio = Studio(root, settings)
+    for folder in FOLDERS:
+        (root / folder).mkdir(exist_ok=True)
+    return studio
+
+
+def find_studio_root(start: Path) -> Path | None:
+    """The nearest folder at or above `start` that holds latentmint.toml."""
+    start = Path(start).expanduser().resolve()
+    for folder in (start, *start.parents):
+        if (folder / SETTINGS_FILE).is_file():
+            return folder
+    return None
+
+
+def open_studio(path: Path | None = None) -> Studio:
+    """Open the studio at `path`, or the one containing the current folder."""
+    if path is not None:
+        root = Path(path).expanduser().resolve()
+        if not (root / SETTINGS_FILE).is_file():
+            raise LatentmintError(f"{root}: not a studio (no {SETTINGS_FILE}); create one with `latentmint init {path}`")
+    else:
+        found = find_studio_root(Path.cwd())
+        if found is None:
+            raise LatentmintError(
+                f"{Path.cwd()}: not inside a studio; run `latentmint init DIR` or pass --studio DIR"
+            )
+        root = found
+    settings_path = root / SETTINGS_FILE
+    try:
+        settings = tomllib.loads(settings_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise LatentmintError(f"{settings_path}: cannot read settings ({exc})") from exc
+    return Studio(root, _merge(DEFAULT_SETTINGS, settings))
