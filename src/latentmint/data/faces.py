@@ -40,6 +40,15 @@ class Face:
         return float(max(self.box[2] - self.box[0], self.box[3] - self.box[1]))
 
 
+def _scaled(rgb: np.ndarray, scale: float) -> np.ndarray:
+    if scale >= 1.0:
+        return rgb
+    from PIL import Image
+
+    h, w = rgb.shape[:2]
+    return np.asarray(Image.fromarray(rgb).resize((round(w * scale), round(h * scale)), Image.BILINEAR, reducing_gap=2.0))
+
+
 class FaceAnalyzer:
     """dlib's detector (HOG, or the CNN for hard poses), landmarks, and face embeddings.
 
@@ -70,17 +79,20 @@ class FaceAnalyzer:
         return [((d.rect.left(), d.rect.top(), d.rect.right(), d.rect.bottom()), float(d.confidence)) for d in found]
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
-        """Every face in an (H, W, 3) uint8 image, largest first."""
-        from PIL import Image
+        """Every face in an (H, W, 3) uint8 image, largest first.
 
+        Most photos need one pass at `detect_size`; only when it finds nothing do we look again,
+        upsampled, then at up to four times that size, for faces far from the camera.
+        """
         h, w = rgb.shape[:2]
-        scale = min(1.0, self.detect_size / max(h, w))
-        small = rgb
-        if scale < 1.0:
-            small = np.asarray(Image.fromarray(rgb).resize((round(w * scale), round(h * scale)), Image.BILINEAR, reducing_gap=2.0))
-        found = self._run_detector(small, 0)
-        if not found:  # small faces: look again at twice the size before giving up
-            found = self._run_detector(small, 1)
+        small = min(1.0, self.detect_size / max(h, w))
+        large = min(1.0, 4 * self.detect_size / max(h, w))
+        passes = [(small, 0), (small, 1)] + ([(large, 0)] if large > 2 * small else [])
+        found: list[tuple[tuple[int, int, int, int], float]] = []
+        for scale, upsample in passes:
+            found = self._run_detector(_scaled(rgb, scale), upsample)
+            if found:
+                break
         faces = []
         for (l, t, r, b), score in found:
             box = (round(l / scale), round(t / scale), round(r / scale), round(b / scale))
