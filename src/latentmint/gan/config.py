@@ -1,0 +1,136 @@
+"""Training configuration: presets by resolution and hardware, every value overridable.
+
+A run records the whole config in run.json, and which values the artist changed from the preset
+(part of the human contribution the certificate reports later).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from latentmint.errors import LatentmintError
+
+
+@dataclass
+class TrainConfig:
+    preset: str = ""
+    arch: str = "fastgan"  # fastgan | dcgan (the baseline)
+    resolution: int = 64
+    z_dim: int = 256
+    ngf: int = 64
+    ndf: int = 64
+    batch: int = 16
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    ema_beta: float = 0.999  # per step; the EMA generator is the one that makes works
+    steps: int = 2600
+    time_budget_s: float = 0.0  # stop after this many seconds (0: no limit); whichever comes first
+    augment: tuple[str, ...] = ("color", "translation", "cutout")
+    ada_target: float = 0.6
+    ada_start_p: float = 0.2
+    ada_speed_images: int = 20_000
+    xflip: bool = True  # faces are left-right symmetric: flipping doubles a small dataset for free
+    recon_weight: float = 1.0
+    freeze_d: int = 0  # with --init-from: freeze this many early discriminator blocks
+    seed: int = 0
+    ckpt_every: int = 200
+    sample_every: int = 200
+    eval_every: int = 0  # SWD (and FID/KID when weights exist) every N steps; 0: only at the end
+    eval_samples: int = 500
+    sample_seeds: int = 36  # the fixed-seed grid
+    channels_last: bool = True
+    compile: bool = False
+    amp: bool = True  # bfloat16 autocast on CUDA; ignored on CPU
+    device: str = "auto"
+
+    @property
+    def resolution_ok(self) -> bool:
+        return self.resolution in (64, 128, 256, 512, 1024)
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in doc.items() if k in known}
+        return cls(**values)
+
+
+_BASE = TrainConfig()
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # Sized so that 2,600 steps fit in well under 30 minutes on two CPU cores.
+    "faces-64-cpu": dict(resolution=64, ngf=24, ndf=24, batch=16),
+    "faces-64": dict(resolution=64, ngf=64, ndf=64, batch=32),
+    "faces-128-cpu": dict(resolution=128, ngf=16, ndf=16, batch=8),
+    "faces-128": dict(resolution=128, ngf=64, ndf=64, batch=32),
+    "faces-256-cpu": dict(resolution=256, ngf=8, ndf=8, batch=8),
+    "faces-256": dict(resolution=256, ngf=64, ndf=64, batch=16),
+    "faces-512": dict(resolution=512, ngf=64, ndf=64, batch=8),
+    "faces-1024": dict(resolution=1024, ngf=64, ndf=64, batch=8),
+    # Radford et al.'s DCGAN, the baseline of the benchmarks (no augmentation, no EMA tricks needed).
+    "dcgan-64": dict(arch="dcgan", resolution=64, z_dim=100, ngf=64, ndf=64, batch=16, augment=(), ada_start_p=0.0, xflip=False),
+}
+
+
+def pick_preset(resolution: int, device: str) -> str:
+    """faces-<R>-cpu on a CPU when that exists, else faces-<R>."""
+    name = f"faces-{resolution}"
+    if name not in PRESETS:
+        raise LatentmintError(f"no preset for {resolution} px: choose 64, 128, 256, 512 or 1024")
+    return f"{name}-cpu" if device == "cpu" and f"{name}-cpu" in PRESETS else name
+
+
+def make_config(preset: str, overrides: dict[str, Any]) -> TrainConfig:
+    if preset not in PRESETS:
+        raise LatentmintError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
+    config = dataclasses.replace(_BASE, preset=preset, **PRESETS[preset])
+    return dataclasses.replace(config, **overrides)
+
+
+def changed_from_preset(config: TrainConfig) -> dict[str, Any]:
+    """The values the artist chose that differ from the preset (device and bookkeeping excluded)."""
+    preset = make_config(config.preset, {}) if config.preset in PRESETS else _BASE
+    skip = {"device", "ckpt_every", "sample_every", "eval_every", "preset"}
+    return {f.name: getattr(config, f.name) for f in dataclasses.fields(config) if f.name not in skip and getattr(config, f.name) != getattr(preset, f.name)}
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """`key=value` from --set, typed like the field it sets."""
+    if "=" not in text:
+        raise LatentmintError(f"--set {text!r}: expected KEY=VALUE")
+    key, raw = (s.strip() for s in text.split("=", 1))
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    if key not in fields:
+        raise LatentmintError(f"--set {key}: unknown setting; known: {', '.join(sorted(fields))}")
+    current = getattr(_BASE, key)
+    try:
+        if isinstance(current, bool):
+            if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(raw)
+            return key, raw.lower() in ("true", "1", "yes")
+        if isinstance(current, tuple):
+            items = [s for s in re.split(r"[,\s]+", raw) if s]
+            return key, tuple(type(current[0])(s) for s in items) if current else tuple(items)
+        return key, type(current)(raw)
+    except ValueError as exc:
+        raise LatentmintError(f"--set {key}={raw}: expected a {type(current).__name__}") from exc
+
+
+def parse_duration(text: str) -> float:
+    """'30m', '1h30m', '90s', '2h', or plain seconds -> seconds."""
+    text = text.strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text)
+    parts = re.findall(r"(\d+(?:\.\d+)?)\s*([hms])", text)
+    if not parts or "".join(n + u for n, u in parts) != text.replace(" ", ""):
+        raise LatentmintError(f"time budget {text!r}: use a form like 30m, 1h30m or 90s")
+    return sum(float(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
+
+
+__all__ = ["TrainConfig", "PRESETS", "pick_preset", "make_config", "changed_from_preset", "parse_override", "parse_duration"]

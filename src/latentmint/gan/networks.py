@@ -1,0 +1,217 @@
+"""Networks: the FastGAN generator and discriminator (Liu et al. 2021), and a plain DCGAN baseline.
+
+FastGAN suits a few hundred photos: skip-layer excitation (SLE) lets 4-16 px features gate the
+high-resolution ones, and the discriminator must also *reconstruct* real images from its own features
+(self-supervision), which keeps it from memorising a small dataset. Widths scale with `ngf`/`ndf`, so
+one definition serves a 64 px CPU preset and a 1024 px GPU one.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils import spectral_norm
+
+# FastGAN's channel multipliers per resolution.
+WIDTH = {4: 16, 8: 8, 16: 4, 32: 2, 64: 2, 128: 1, 256: 0.5, 512: 0.25, 1024: 0.125}
+
+
+def channels(base: int, res: int) -> int:
+    return max(int(base * WIDTH[res]), 8)
+
+
+def conv(cin: int, cout: int, k: int, s: int = 1, p: int = 0, bias: bool = True) -> nn.Module:
+    return spectral_norm(nn.Conv2d(cin, cout, k, s, p, bias=bias))
+
+
+class GLU(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = x.chunk(2, dim=1)
+        return a * torch.sigmoid(b)
+
+
+class NoiseInjection(nn.Module):
+    """Per-pixel noise with a learned strength (starts at zero: the network decides how much it wants)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        noise = torch.randn(x.shape[0], 1, x.shape[2], x.shape[3], device=x.device, dtype=x.dtype)
+        return x + self.weight * noise
+
+
+def up_block(cin: int, cout: int, double: bool) -> nn.Sequential:
+    layers: list[nn.Module] = [nn.Upsample(scale_factor=2, mode="nearest"), conv(cin, cout * 2, 3, 1, 1, bias=False)]
+    if double:
+        layers.append(NoiseInjection())
+    layers += [nn.BatchNorm2d(cout * 2), GLU()]
+    if double:
+        layers += [conv(cout, cout * 2, 3, 1, 1, bias=False), NoiseInjection(), nn.BatchNorm2d(cout * 2), GLU()]
+    return nn.Sequential(*layers)
+
+
+class SLE(nn.Module):
+    """Skip-layer excitation: a low-resolution feature map gates the channels of a high-resolution one."""
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.main = nn.Sequential(
+            nn.AdaptiveAvgPool2d(4), conv(cin, cout, 4, 1, 0, bias=False), nn.SiLU(), conv(cout, cout, 1, 1, 0, bias=False), nn.Sigmoid()
+        )
+
+    def forward(self, small: torch.Tensor, big: torch.Tensor) -> torch.Tensor:
+        return big * self.main(small)
+
+
+class Generator(nn.Module):
+    """z (N, z_dim) -> image (N, 3, R, R) in [-1, 1]."""
+
+    def __init__(self, resolution: int, z_dim: int = 256, ngf: int = 64) -> None:
+        super().__init__()
+        self.resolution, self.z_dim = resolution, z_dim
+        c = lambda r: channels(ngf, r)  # noqa: E731
+        self.init = nn.Sequential(
+            spectral_norm(nn.ConvTranspose2d(z_dim, c(4) * 2, 4, 1, 0, bias=False)),
+            nn.BatchNorm2d(c(4) * 2),
+            GLU(),
+        )
+        self.res = [2**i for i in range(3, resolution.bit_length())]  # 8 .. R
+        # FastGAN alternates double and single up-blocks, starting double at 8 px.
+        self.ups = nn.ModuleDict({str(r): up_block(c(r // 2), c(r), double=(r.bit_length() % 2 == 0)) for r in self.res})
+        self.sle = nn.ModuleDict({str(r): SLE(c(r // 16), c(r)) for r in self.res if r >= 64})
+        self.to_rgb = conv(c(resolution), 3, 3, 1, 1)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        feats = {4: self.init(z.view(z.shape[0], -1, 1, 1))}
+        for r in self.res:
+            x = self.ups[str(r)](feats[r // 2])
+            if str(r) in self.sle:
+                x = self.sle[str(r)](feats[r // 16], x)
+            feats[r] = x
+        return torch.tanh(self.to_rgb(feats[self.resolution]))
+
+
+class DownBlock(nn.Module):
+    """FastGAN's DownBlockComp: a strided conv path plus an average-pool shortcut."""
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.main = nn.Sequential(
+            conv(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.LeakyReLU(0.2, True),
+            conv(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout), nn.LeakyReLU(0.2),
+        )  # fmt: skip
+        self.direct = nn.Sequential(nn.AvgPool2d(2, 2), conv(cin, cout, 1, 1, 0, bias=False), nn.BatchNorm2d(cout), nn.LeakyReLU(0.2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (self.main(x) + self.direct(x)) / 2
+
+
+class Decoder(nn.Module):
+    """Reconstructs an image from an 8x8 feature map (the discriminator's self-supervision)."""
+
+    def __init__(self, cin: int, out_res: int, width: int) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.AdaptiveAvgPool2d(8)]
+        ch, res = cin, 8
+        while res < out_res:
+            nxt = max(ch // 2, width)
+            layers += [nn.Upsample(scale_factor=2, mode="nearest"), conv(ch, nxt * 2, 3, 1, 1, bias=False), nn.BatchNorm2d(nxt * 2), GLU()]
+            ch, res = nxt, res * 2
+        layers += [conv(ch, 3, 3, 1, 1), nn.Tanh()]
+        self.main = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.main(x)
+
+
+class Discriminator(nn.Module):
+    """image -> real/fake logits (a 5x5 patch map, averaged by the loss); on real images it also
+    returns reconstructions of the whole image and of one quadrant, to be compared with the input."""
+
+    def __init__(self, resolution: int, ndf: int = 64) -> None:
+        super().__init__()
+        self.resolution = resolution
+        c = lambda r: channels(ndf, r)  # noqa: E731
+        self.stem = nn.Sequential(conv(3, c(resolution // 2), 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True))
+        self.downs = nn.ModuleList(DownBlock(c(r), c(r // 2)) for r in (2**i for i in range(resolution.bit_length() - 2, 3, -1)))
+        self.logits = nn.Sequential(
+            conv(c(8), c(4), 1, 1, 0, bias=False), nn.BatchNorm2d(c(4)), nn.LeakyReLU(0.2, True), conv(c(4), 1, 4, 1, 0, bias=False)
+        )
+        self.rec_res = max(16, min(128, resolution // 2))
+        width = max(ndf // 4, 8)
+        self.decode_whole = Decoder(c(8), self.rec_res, width)
+        self.decode_part = Decoder(c(16), self.rec_res, width)
+
+    def forward(self, x: torch.Tensor, part: int | None = None):
+        feats = {self.resolution // 2: self.stem(x)}
+        r = self.resolution // 2
+        for block in self.downs:
+            feats[r // 2] = block(feats[r])
+            r //= 2
+        logits = self.logits(feats[8]).flatten(1)
+        if part is None:
+            return logits
+        f16 = feats[16]
+        qy, qx = divmod(part, 2)
+        crop = f16[:, :, qy * 8 : qy * 8 + 8, qx * 8 : qx * 8 + 8]
+        return logits, self.decode_whole(feats[8]), self.decode_part(crop)
+
+
+def reconstruction_targets(real: torch.Tensor, rec_res: int, part: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """What the decoders should output: the real image, and its `part`-th quadrant, at `rec_res` px."""
+    whole = F.interpolate(real, size=rec_res, mode="area")
+    half = real.shape[-1] // 2
+    qy, qx = divmod(part, 2)
+    quadrant = real[:, :, qy * half : (qy + 1) * half, qx * half : (qx + 1) * half]
+    return whole, F.interpolate(quadrant, size=rec_res, mode="area")
+
+
+# --- baseline ------------------------------------------------------------------------------------
+
+
+class DCGANGenerator(nn.Module):
+    """Radford et al. 2016: transposed convolutions with batch norm; the baseline FastGAN must beat."""
+
+    def __init__(self, resolution: int, z_dim: int = 100, ngf: int = 64) -> None:
+        super().__init__()
+        self.resolution, self.z_dim = resolution, z_dim
+        steps = resolution.bit_length() - 3  # 4 px -> R
+        ch = ngf * 2 ** (steps - 1)
+        layers: list[nn.Module] = [nn.ConvTranspose2d(z_dim, ch, 4, 1, 0, bias=False), nn.BatchNorm2d(ch), nn.ReLU(True)]
+        for _ in range(steps - 1):
+            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
+            ch //= 2
+        layers += [nn.ConvTranspose2d(ch, 3, 4, 2, 1, bias=False), nn.Tanh()]
+        self.main = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.main(z.view(z.shape[0], -1, 1, 1))
+
+
+class DCGANDiscriminator(nn.Module):
+    def __init__(self, resolution: int, ndf: int = 64) -> None:
+        super().__init__()
+        self.resolution = resolution
+        steps = resolution.bit_length() - 3
+        layers: list[nn.Module] = [nn.Conv2d(3, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
+        ch = ndf
+        for _ in range(steps - 1):
+            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2), nn.LeakyReLU(0.2, True)]
+            ch *= 2
+        layers += [nn.Conv2d(ch, 1, 4, 1, 0, bias=False)]
+        self.main = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor, part: int | None = None):
+        logits = self.main(x).flatten(1)
+        return logits if part is None else (logits, None, None)
+
+
+def build(arch: str, resolution: int, z_dim: int, ngf: int, ndf: int) -> tuple[nn.Module, nn.Module]:
+    if arch == "fastgan":
+        return Generator(resolution, z_dim, ngf), Discriminator(resolution, ndf)
+    if arch == "dcgan":
+        return DCGANGenerator(resolution, z_dim, ngf), DCGANDiscriminator(resolution, ndf)
+    raise ValueError(f"unknown architecture {arch!r}")

@@ -1,0 +1,186 @@
+"""What a run leaves for people and scripts: run.json, metrics.csv, TensorBoard events, sample grids,
+metric evaluations and the loss-curve PNG, all under runs/NAME/."""
+
+from __future__ import annotations
+
+import csv
+import json
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+from latentmint import __version__
+from latentmint.data.dataset import now_iso
+from latentmint.files import atomic_write_bytes, atomic_write_json
+from latentmint.gan.data import to_uint8
+from latentmint.images import grid, png_bytes
+
+FIELDS = ["step", "time", "loss_d", "loss_g", "loss_rec", "logits_real", "p", "rt", "images_per_s", "seconds_per_step"]
+LOG_EVERY = 10
+
+
+def code_version() -> dict[str, str | None]:
+    """latentmint's version, and the git commit when running from a checkout."""
+    commit = None
+    try:
+        here = Path(__file__).resolve().parent
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return {"latentmint": __version__, "git_commit": commit, "torch": torch.__version__, "python": platform.python_version()}
+
+
+def device_info(device: torch.device, world: int) -> dict[str, Any]:
+    info: dict[str, Any] = {"type": device.type, "processes": world}
+    if device.type == "cuda":
+        info["name"] = torch.cuda.get_device_name(device)
+    else:
+        info.update(name=platform.processor() or platform.machine(), threads=torch.get_num_threads())
+    return info
+
+
+class RunLog:
+    def __init__(self, root: Path, main: bool = True) -> None:
+        self.root = root
+        self.main = main
+        self._tb = None
+        self._csv = None
+        if main:
+            (root / "samples").mkdir(parents=True, exist_ok=True)
+            (root / "checkpoints").mkdir(parents=True, exist_ok=True)
+
+    # run.json -------------------------------------------------------------------------------------
+
+    def write_run_json(self, *, name: str, dataset, config, changed, device, transferred, init_from, status: str, step: int) -> None:
+        path = self.root / "run.json"
+        previous = json.loads(path.read_text()) if path.exists() else {}
+        doc = {
+            "format": "latentmint.run/1",
+            "name": name,
+            "created": previous.get("created", now_iso()),
+            "status": status,
+            "step": step,
+            "dataset": {"name": dataset.name, "path": str(dataset.root), "hash": dataset.content_hash(), "faces": len(dataset.faces), "resolution": dataset.resolution},
+            "config": config.to_json(),
+            "changed_from_preset": changed,
+            "init_from": init_from or previous.get("init_from"),
+            "transferred_tensors": transferred or previous.get("transferred_tensors"),
+            "code": code_version(),
+            "device": device_info(device.device, device.world),
+            "sessions": previous.get("sessions", []) + [{"started": now_iso(), "from_step": step}],
+            "checkpoint": "checkpoints/latest.pt",
+        }
+        atomic_write_json(path, doc)
+
+    def finish(self, *, status: str, step: int, seconds_per_step: float, stopped_by: str) -> None:
+        path = self.root / "run.json"
+        doc = json.loads(path.read_text())
+        doc.update(status=status, step=step, finished=now_iso(), stopped_by=stopped_by)
+        doc["sessions"][-1].update(to_step=step, seconds_per_step=round(seconds_per_step, 4) if seconds_per_step == seconds_per_step else None)
+        atomic_write_json(path, doc)
+        self.close()
+        self.loss_curve()
+
+    # scalars --------------------------------------------------------------------------------------
+
+    def _writer(self):
+        if self._tb is None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._tb = SummaryWriter(str(self.root / "tensorboard"))
+        return self._tb
+
+    def scalars(self, step: int, stats: dict[str, float]) -> None:
+        if step % LOG_EVERY and step != 1:
+            return
+        path = self.root / "metrics.csv"
+        new = not path.exists()
+        with open(path, "a", newline="") as f:  # appended row by row: a crash loses at most one row
+            writer = csv.DictWriter(f, fieldnames=FIELDS, extrasaction="ignore")
+            if new:
+                writer.writeheader()
+            writer.writerow({"step": step, "time": now_iso(), **{k: f"{v:.6g}" for k, v in stats.items()}})
+        tb = self._writer()
+        for key, value in stats.items():
+            tb.add_scalar(f"train/{key}", value, step)
+
+    def metric(self, step: int, values: dict[str, float | None]) -> None:
+        path = self.root / "evaluations.jsonl"
+        with open(path, "a") as f:
+            f.write(json.dumps({"step": step, "time": now_iso(), **values}) + "\n")
+        tb = self._writer()
+        for key, value in values.items():
+            if isinstance(value, (int, float)):
+                tb.add_scalar(f"metrics/{key}", value, step)
+
+    def close(self) -> None:
+        if self._tb is not None:
+            self._tb.close()
+            self._tb = None
+
+    # images ---------------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def sample_grid(self, step: int, G_ema: torch.nn.Module, fixed_z: torch.Tensor) -> Path:
+        with torch.random.fork_rng(devices=[fixed_z.device] if fixed_z.device.type == "cuda" else []):
+            torch.manual_seed(0)  # the noise inputs too: the same seeds show the same faces every time
+            images = to_uint8(G_ema(fixed_z))
+        tiles = [Image.fromarray(im.permute(1, 2, 0).numpy()) for im in images]
+        cell = max(64, min(images.shape[-1], 128))
+        path = self.root / "samples" / f"step-{step:06d}.png"
+        atomic_write_bytes(path, png_bytes(grid(tiles, cell, columns=6)))
+        if self._tb is not None or self.main:
+            self._writer().add_images("samples", images[:16].float() / 255.0, step)
+        return path
+
+    def evaluate(self, step: int, G_ema: torch.nn.Module, images: torch.Tensor, config) -> dict[str, float | None]:
+        """SWD against the training faces (FID/KID belong to `latentmint eval`, which needs Inception weights)."""
+        from latentmint.metrics.evaluate import generate_uint8
+        from latentmint.metrics.swd import swd
+
+        n = min(config.eval_samples, images.shape[0])
+        fake = generate_uint8(G_ema, n, seed=config.seed + 999, batch=64)
+        real = images[torch.randperm(images.shape[0], generator=torch.Generator().manual_seed(0))[:n]]
+        values = {"swd_train": round(swd(real, fake)["swd"], 3), "samples": n}
+        self.metric(step, values)
+        return values
+
+    def loss_curve(self) -> Path | None:
+        """loss.png: discriminator and generator losses and augmentation p over the steps."""
+        path = self.root / "metrics.csv"
+        if not path.exists():
+            return None
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        with open(path) as f:
+            rows = list(csv.DictReader(f))
+        steps = [int(r["step"]) for r in rows]
+        fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+        for key, label in (("loss_d", "discriminator"), ("loss_g", "generator"), ("loss_rec", "reconstruction")):
+            values = [float(r[key]) for r in rows if r.get(key)]
+            if values and any(values):
+                ax1.plot(steps[: len(values)], values, label=label, linewidth=1)
+        ax1.set_ylabel("loss")
+        ax1.legend()
+        ax1.grid(alpha=0.3)
+        ax2.plot(steps, [float(r["p"]) for r in rows], color="tab:purple", linewidth=1)
+        ax2.set_ylabel("augment p")
+        ax2.set_xlabel("step")
+        ax2.grid(alpha=0.3)
+        fig.suptitle(self.root.name)
+        fig.tight_layout()
+        import io
+
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=100)
+        plt.close(fig)
+        out = self.root / "loss.png"
+        atomic_write_bytes(out, buf.getvalue())
+        return out

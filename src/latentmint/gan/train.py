@@ -1,0 +1,332 @@
+"""The training loop: `train(studio, dataset, run, config)` -> a run folder with checkpoints and logs.
+
+One step = one discriminator update (hinge loss on augmented real and fake images, plus the
+reconstruction loss on real ones) and one generator update, then the EMA generator follows.
+Everything random is drawn from generators whose state the checkpoint keeps, so `--resume` continues
+exactly where a killed run stopped. Under torchrun each process trains on its share of the batch (DDP).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import os
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from latentmint.data.dataset import Dataset, dataset_dir
+from latentmint.errors import LatentmintError
+from latentmint.gan.augment import AdaptiveP, diff_augment
+from latentmint.gan.checkpoint import load_checkpoint, save_checkpoint
+from latentmint.gan.config import TrainConfig, changed_from_preset
+from latentmint.gan.data import load_faces, to_float
+from latentmint.gan.networks import build, reconstruction_targets
+from latentmint.gan.runlog import RunLog
+from latentmint.studio import Studio
+
+Progress = Callable[[int, int, dict[str, float]], None]
+
+
+@dataclass
+class TrainResult:
+    run: Path
+    steps: int
+    seconds_per_step: float
+    checkpoint: Path
+    device: str
+    stopped_by: str  # steps | time_budget
+
+    def to_json(self) -> dict[str, Any]:
+        return {"run": str(self.run), "steps": self.steps, "seconds_per_step": round(self.seconds_per_step, 4), "checkpoint": str(self.checkpoint), "device": self.device}
+
+
+@dataclass
+class Dist:
+    """Where this process sits in a torchrun job (world 1 without torchrun)."""
+
+    rank: int = 0
+    world: int = 1
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def _setup_device(config: TrainConfig) -> Dist:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    want = config.device
+    if want == "auto":
+        want = "cuda" if torch.cuda.is_available() else "cpu"
+    if want.startswith("cuda") and not torch.cuda.is_available():
+        raise LatentmintError("--device cuda: no CUDA GPU is visible to PyTorch")
+    if world > 1:
+        import torch.distributed as dist
+
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        if want.startswith("cuda"):
+            torch.cuda.set_device(local)
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if want.startswith("cuda") else "gloo")
+        device = torch.device(f"cuda:{local}") if want.startswith("cuda") else torch.device("cpu")
+        return Dist(dist.get_rank(), world, device)
+    if want == "cpu":
+        torch.set_num_threads(os.cpu_count() or 1)  # every core, not PyTorch's guess of physical ones
+    return Dist(0, 1, torch.device(want))
+
+
+def _ema_update(ema: nn.Module, model: nn.Module, beta: float) -> None:
+    with torch.no_grad():
+        for pe, pm in zip(ema.parameters(), model.parameters()):
+            pe.lerp_(pm.detach(), 1.0 - beta)
+        for be, bm in zip(ema.buffers(), model.buffers()):
+            be.copy_(bm)
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    model = getattr(model, "module", model)  # DDP
+    return getattr(model, "_orig_mod", model)  # torch.compile
+
+
+def _freeze_early_d(D: nn.Module, blocks: int) -> None:
+    layers = [getattr(D, "stem", None), *getattr(D, "downs", [])]
+    for layer in [m for m in layers if m is not None][:blocks]:
+        for p in layer.parameters():
+            p.requires_grad_(False)
+
+
+def _init_from(G: nn.Module, D: nn.Module, G_ema: nn.Module, path: Path) -> dict[str, int]:
+    """Copy every tensor whose name and shape match from another run's checkpoint (transfer learning)."""
+    state = load_checkpoint(path)
+    copied = {}
+    for name, model in (("G", G), ("D", D), ("G_ema", G_ema)):
+        ours = model.state_dict()
+        theirs = state.get(name, {})
+        match = {k: v for k, v in theirs.items() if k in ours and ours[k].shape == v.shape}
+        ours.update(match)
+        model.load_state_dict(ours)
+        copied[name] = len(match)
+    if copied["G"] == 0:
+        raise LatentmintError(f"{path}: no generator weights fit this configuration (different architecture or widths)")
+    return copied
+
+
+def run_dir(studio: Studio, name: str) -> Path:
+    if not name or "/" in name or name.startswith("."):
+        raise LatentmintError(f"{name!r}: a run name must be a plain folder name")
+    return studio.runs / name
+
+
+def train(
+    studio: Studio,
+    dataset_name: str | None,
+    run_name: str,
+    config: TrainConfig,
+    *,
+    resume: bool = False,
+    resume_changes: dict[str, Any] | None = None,
+    init_from: Path | None = None,
+    progress: Progress | None = None,
+) -> TrainResult:
+    """Train the run `runs/<run_name>` on `datasets/<dataset_name>`, or with `resume`, continue it
+    (its saved config then applies, with `resume_changes` limited to steps, time budget and device)."""
+    root = run_dir(studio, run_name)
+    ckpt_path = root / "checkpoints" / "latest.pt"
+    state: dict[str, Any] | None = None
+    if resume:
+        state = load_checkpoint(ckpt_path)
+        # The run continues with its own config; only how long and where it runs may change.
+        allowed = {"steps", "time_budget_s", "device", "ckpt_every", "sample_every", "eval_every"}
+        changes = {k: v for k, v in (resume_changes or {}).items() if k in allowed}
+        config = dataclasses.replace(TrainConfig.from_json(state["config"]), **changes)
+        dataset_name = state["dataset"]["name"]
+    elif ckpt_path.exists():
+        raise LatentmintError(f"{root}: run exists; continue it with --resume or choose another --name")
+    if not dataset_name:
+        raise LatentmintError("no dataset given: latentmint train DATASET --name RUN")
+    if not config.resolution_ok:
+        raise LatentmintError(f"resolution {config.resolution}: choose 64, 128, 256, 512 or 1024")
+    dataset = Dataset.load(dataset_dir(studio.datasets, dataset_name))
+    if state is not None and state["dataset"]["hash"] != dataset.content_hash():
+        raise LatentmintError(f"{dataset.json_path}: the dataset changed since this run started; train a new run on it")
+
+    dist = _setup_device(config)
+    cuda = dist.device.type == "cuda"
+    fmt = torch.channels_last if config.channels_last else torch.contiguous_format
+    images = load_faces(dataset, config.resolution)
+
+    torch.manual_seed(config.seed + dist.rank)
+    G, D = build(config.arch, config.resolution, config.z_dim, config.ngf, config.ndf)
+    G, D = G.to(dist.device, memory_format=fmt), D.to(dist.device, memory_format=fmt)
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+    opt_g = torch.optim.Adam(G.parameters(), lr=config.lr_g, betas=config.betas)
+    opt_d = torch.optim.Adam(D.parameters(), lr=config.lr_d, betas=config.betas)
+    ada = AdaptiveP(p=config.ada_start_p if config.augment else 0.0, target=config.ada_target, speed_images=config.ada_speed_images)
+    data_gen = torch.Generator().manual_seed(config.seed * 7919 + dist.rank)
+    step, elapsed_before = 0, 0.0
+    transferred = None
+    if state is not None:
+        G.load_state_dict(state["G"])
+        D.load_state_dict(state["D"])
+        G_ema.load_state_dict(state["G_ema"])
+        opt_g.load_state_dict(state["opt_g"])
+        opt_d.load_state_dict(state["opt_d"])
+        ada.load_state_dict(state["ada"])
+        step, elapsed_before = int(state["step"]), float(state["elapsed"])
+        _restore_rng(state["rng"], data_gen, cuda)
+    elif init_from is not None:
+        transferred = _init_from(G, D, G_ema, Path(init_from))
+    if config.freeze_d:
+        _freeze_early_d(D, config.freeze_d)
+
+    G_train, D_train = G, D
+    if dist.world > 1:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        ids = [dist.device.index] if cuda else None
+        G_train, D_train = DDP(G, device_ids=ids, broadcast_buffers=False), DDP(D, device_ids=ids, broadcast_buffers=False)
+    if config.compile:
+        G_train, D_train = torch.compile(G_train), torch.compile(D_train)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and config.amp)
+    local_batch = max(config.batch // dist.world, 1)
+
+    log = RunLog(root, main=dist.main)
+    if dist.main:
+        log.write_run_json(
+            name=run_name, dataset=dataset, config=config, changed=changed_from_preset(config), device=dist, transferred=transferred,
+            init_from=str(init_from) if init_from else None, status="running", step=step,
+        )
+    fixed_z = torch.randn(config.sample_seeds, config.z_dim, generator=torch.Generator().manual_seed(config.seed + 12345)).to(dist.device)
+
+    def checkpoint() -> None:
+        if not dist.main:
+            return
+        save_checkpoint(
+            ckpt_path,
+            {
+                "step": step, "elapsed": elapsed_before + (time.monotonic() - started),
+                "config": config.to_json(), "dataset": {"name": dataset.name, "hash": dataset.content_hash()},
+                "G": G.state_dict(), "D": D.state_dict(), "G_ema": G_ema.state_dict(),
+                "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "ada": ada.state_dict(),
+                "rng": _capture_rng(data_gen, cuda),
+            },
+        )  # fmt: skip
+
+    started = time.monotonic()
+    step_times: list[float] = []
+    stopped_by = "steps"
+    try:
+        while step < config.steps:
+            if config.time_budget_s and time.monotonic() - started >= config.time_budget_s:
+                stopped_by = "time_budget"
+                break
+            t0 = time.perf_counter()
+            idx = torch.randint(0, images.shape[0], (local_batch,), generator=data_gen)
+            real = to_float(images[idx]).to(dist.device, non_blocking=True)
+            if config.xflip:
+                flip = torch.rand(local_batch, generator=data_gen) < 0.5
+                real[flip.to(dist.device)] = real[flip.to(dist.device)].flip(-1)
+            real = real.contiguous(memory_format=fmt)
+            losses = _train_step(G_train, D_train, D, opt_g, opt_d, real, config, ada, autocast, dist)
+            ada.step(config.batch)
+            _ema_update(G_ema, G, config.ema_beta)
+            step += 1
+            if cuda:
+                torch.cuda.synchronize(dist.device)
+            dt = time.perf_counter() - t0
+            step_times.append(dt)
+            stats = {**losses, "p": ada.p, "rt": ada.rt, "images_per_s": config.batch / dt, "seconds_per_step": dt}
+            if dist.main:
+                log.scalars(step, stats)
+                if step % config.sample_every == 0 or step == config.steps:
+                    log.sample_grid(step, G_ema, fixed_z)
+            if config.eval_every and step % config.eval_every == 0 and dist.main:
+                log.evaluate(step, G_ema, images, config)
+            if step % config.ckpt_every == 0:
+                checkpoint()
+            if progress and dist.main:
+                progress(step, config.steps, stats)
+    except KeyboardInterrupt:
+        checkpoint()
+        if dist.main:
+            log.finish(status="interrupted", step=step, seconds_per_step=_median(step_times), stopped_by="interrupt")
+        raise
+    checkpoint()
+    if dist.main:
+        if step % config.sample_every:
+            log.sample_grid(step, G_ema, fixed_z)
+        log.evaluate(step, G_ema, images, config)
+        log.finish(status="completed", step=step, seconds_per_step=_median(step_times), stopped_by=stopped_by)
+    return TrainResult(root, step, _median(step_times), ckpt_path, dist.device.type, stopped_by)
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else math.nan
+
+
+def _train_step(G, D, D_plain, opt_g, opt_d, real, config: TrainConfig, ada: AdaptiveP, autocast, dist: Dist) -> dict[str, float]:
+    n = real.shape[0]
+    z = torch.randn(n, config.z_dim, device=real.device)
+    fastgan = config.arch == "fastgan"
+    part = int(torch.randint(0, 4, (1,)))
+
+    # Discriminator: hinge on augmented reals and fakes, and (FastGAN) reconstruct the reals.
+    with autocast:
+        fake = G(z)
+        real_aug = diff_augment(real, ada.p, config.augment)
+        fake_aug = diff_augment(fake.detach(), ada.p, config.augment)
+        if fastgan:
+            logits_real, rec_whole, rec_part = D(real_aug, part=part)
+            want_whole, want_part = reconstruction_targets(real_aug, D_plain.rec_res, part)
+            loss_rec = F.l1_loss(rec_whole.float(), want_whole.float()) + F.l1_loss(rec_part.float(), want_part.float())
+        else:
+            logits_real, loss_rec = D(real_aug), torch.zeros((), device=real.device)
+        logits_fake = D(fake_aug)
+        loss_d = F.relu(1 - logits_real.float()).mean() + F.relu(1 + logits_fake.float()).mean() + config.recon_weight * loss_rec
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+    ada.observe(float(_all_mean(logits_real.detach().float().sign().mean(), dist)))
+
+    # Generator: make the discriminator call the (augmented) fakes real.
+    with autocast:
+        loss_g = -D(diff_augment(fake, ada.p, config.augment)).float().mean()
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt_g.step()
+    return {"loss_d": float(loss_d.detach()), "loss_g": float(loss_g.detach()), "loss_rec": float(loss_rec.detach()), "logits_real": float(logits_real.detach().float().mean())}
+
+
+def _all_mean(value: torch.Tensor, dist: Dist) -> torch.Tensor:
+    """The overfitting signal averaged over all processes, so every rank moves p the same way."""
+    if dist.world > 1:
+        import torch.distributed as tdist
+
+        value = value.detach().clone()
+        tdist.all_reduce(value)
+        value /= dist.world
+    return value
+
+
+def _capture_rng(data_gen: torch.Generator, cuda: bool) -> dict[str, Any]:
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if cuda else [],
+        "data": data_gen.get_state(),
+    }
+
+
+def _restore_rng(rng: dict[str, Any], data_gen: torch.Generator, cuda: bool) -> None:
+    torch.set_rng_state(rng["torch"])
+    if cuda and rng.get("cuda"):
+        torch.cuda.set_rng_state_all(rng["cuda"])
+    data_gen.set_state(rng["data"])

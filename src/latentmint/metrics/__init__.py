@@ -1,0 +1,1 @@
+"""Sample-quality metrics: SWD (no pretrained network), FID and KID (Inception-v3), originality."""

@@ -1,0 +1,71 @@
+"""Evaluate a generator against reference images: SWD always, FID and KID when Inception weights exist."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from latentmint.errors import LatentmintError
+from latentmint.gan.data import to_uint8
+
+
+@torch.no_grad()
+def generate_uint8(G: torch.nn.Module, n: int, seed: int, batch: int = 64) -> torch.Tensor:
+    """n samples from G as uint8 (n, 3, R, R) on the CPU, the same for the same seed, leaving global RNG as it was."""
+    device = next(G.parameters()).device
+    gen = torch.Generator().manual_seed(seed)
+    out = []
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        for start in range(0, n, batch):
+            z = torch.randn(min(batch, n - start), G.z_dim, generator=gen).to(device)
+            out.append(to_uint8(G(z)))
+    return torch.cat(out)
+
+
+def load_reference(folder: Path, resolution: int, limit: int | None = None) -> torch.Tensor:
+    """Reference photos (any size; centre-cropped square, resized) as uint8 (N, 3, R, R)."""
+    from latentmint.data.photos import Rejected, find_photos, read_photo
+
+    files = find_photos(folder)[:limit] if limit else find_photos(folder)
+    out = []
+    for path in files:
+        try:
+            im = read_photo(path, max_pixels=100_000_000, min_size=16).image
+        except Rejected:
+            continue
+        side = min(im.size)
+        left, top = (im.width - side) // 2, (im.height - side) // 2
+        im = im.crop((left, top, left + side, top + side)).resize((resolution, resolution), Image.LANCZOS)
+        out.append(torch.from_numpy(np.array(im)).permute(2, 0, 1))
+    if not out:
+        raise LatentmintError(f"{folder}: no readable reference images")
+    return torch.stack(out)
+
+
+def evaluate_run(run: Path, ref: Path, samples: int = 2000, seed: int = 0, inception: Path | None = None) -> dict[str, Any]:
+    """SWD, and FID/KID when Inception weights are found, of a run's EMA generator against `ref`."""
+    from latentmint.gan.checkpoint import load_generator
+    from latentmint.metrics.fid import find_inception_weights
+    from latentmint.metrics.swd import swd
+
+    checkpoint = Path(run) / "checkpoints" / "latest.pt"
+    G, state = load_generator(checkpoint, "cuda" if torch.cuda.is_available() else "cpu")
+    real = load_reference(Path(ref), G.resolution)
+    n = min(samples, real.shape[0])
+    fake = generate_uint8(G, n, seed=seed)
+    real = real[torch.randperm(real.shape[0], generator=torch.Generator().manual_seed(seed))[:n]]
+    result: dict[str, Any] = {"swd": swd(real, fake, seed=seed)["swd"], "fid": None, "kid": None, "samples": n, "step": int(state["step"])}
+    weights = find_inception_weights(inception)
+    if weights is not None:
+        from latentmint.metrics.fid import InceptionFeatures, fid_from_features, kid_from_features
+
+        net = InceptionFeatures.from_file(weights)
+        fr, ff = net.features_of(real), net.features_of(fake)
+        result["fid"] = fid_from_features(fr, ff)
+        result["kid"] = kid_from_features(fr, ff)
+    return result

@@ -1,0 +1,225 @@
+"""FID and KID on Inception-v3 pool features, computed as the reference implementations do.
+
+The network is the FID variant of Inception-v3 (TensorFlow's 2015-12-05 graph as ported by pytorch-fid:
+average pools that exclude padding, a max pool in the last block), fed 299x299 bilinear resizes scaled
+to [-1, 1], read at the 2048-d pool layer. Its weights (`pt_inception-2015-12-05-6726825d.pth`) are
+loaded from a local file, never downloaded: `metrics.inception_weights` in latentmint.toml, the
+LATENTMINT_INCEPTION variable, or ../shared/models/.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import scipy.linalg
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from latentmint.errors import LatentmintError
+
+WEIGHTS_NAME = "pt_inception-2015-12-05-6726825d.pth"
+SEARCH = (Path("../shared/models"),)
+
+
+def find_inception_weights(configured: Path | str | None = None) -> Path | None:
+    """The weights file: the configured path (which must exist), else LATENTMINT_INCEPTION, else ../shared/models/."""
+    for candidate, origin in ((configured, "metrics.inception_weights"), (os.environ.get("LATENTMINT_INCEPTION"), "LATENTMINT_INCEPTION")):
+        if candidate:
+            path = Path(candidate).expanduser()
+            if not path.is_file():
+                raise LatentmintError(f"{path}: Inception weights not found (set by {origin})")
+            return path
+    for folder in SEARCH:
+        hits = sorted(folder.glob("*inception*.pth")) if folder.is_dir() else []
+        if hits:
+            return hits[0]
+    return None
+
+
+MISSING_WEIGHTS = (
+    f"FID/KID skipped: no Inception weights; put {WEIGHTS_NAME} (from pytorch-fid's releases) somewhere and set "
+    "metrics.inception_weights in latentmint.toml or LATENTMINT_INCEPTION"
+)
+
+
+class BasicConv2d(nn.Module):
+    def __init__(self, cin: int, cout: int, **kw) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, bias=False, **kw)
+        self.bn = nn.BatchNorm2d(cout, eps=0.001)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.bn(self.conv(x)))
+
+
+def _avg(x: torch.Tensor) -> torch.Tensor:
+    return F.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False)
+
+
+class InceptionA(nn.Module):
+    def __init__(self, cin: int, pool: int) -> None:
+        super().__init__()
+        self.branch1x1 = BasicConv2d(cin, 64, kernel_size=1)
+        self.branch5x5_1 = BasicConv2d(cin, 48, kernel_size=1)
+        self.branch5x5_2 = BasicConv2d(48, 64, kernel_size=5, padding=2)
+        self.branch3x3dbl_1 = BasicConv2d(cin, 64, kernel_size=1)
+        self.branch3x3dbl_2 = BasicConv2d(64, 96, kernel_size=3, padding=1)
+        self.branch3x3dbl_3 = BasicConv2d(96, 96, kernel_size=3, padding=1)
+        self.branch_pool = BasicConv2d(cin, pool, kernel_size=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b5 = self.branch5x5_2(self.branch5x5_1(x))
+        bd = self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x)))
+        return torch.cat([self.branch1x1(x), b5, bd, self.branch_pool(_avg(x))], 1)
+
+
+class InceptionB(nn.Module):
+    def __init__(self, cin: int) -> None:
+        super().__init__()
+        self.branch3x3 = BasicConv2d(cin, 384, kernel_size=3, stride=2)
+        self.branch3x3dbl_1 = BasicConv2d(cin, 64, kernel_size=1)
+        self.branch3x3dbl_2 = BasicConv2d(64, 96, kernel_size=3, padding=1)
+        self.branch3x3dbl_3 = BasicConv2d(96, 96, kernel_size=3, stride=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bd = self.branch3x3dbl_3(self.branch3x3dbl_2(self.branch3x3dbl_1(x)))
+        return torch.cat([self.branch3x3(x), bd, F.max_pool2d(x, 3, stride=2)], 1)
+
+
+class InceptionC(nn.Module):
+    def __init__(self, cin: int, c7: int) -> None:
+        super().__init__()
+        self.branch1x1 = BasicConv2d(cin, 192, kernel_size=1)
+        self.branch7x7_1 = BasicConv2d(cin, c7, kernel_size=1)
+        self.branch7x7_2 = BasicConv2d(c7, c7, kernel_size=(1, 7), padding=(0, 3))
+        self.branch7x7_3 = BasicConv2d(c7, 192, kernel_size=(7, 1), padding=(3, 0))
+        self.branch7x7dbl_1 = BasicConv2d(cin, c7, kernel_size=1)
+        self.branch7x7dbl_2 = BasicConv2d(c7, c7, kernel_size=(7, 1), padding=(3, 0))
+        self.branch7x7dbl_3 = BasicConv2d(c7, c7, kernel_size=(1, 7), padding=(0, 3))
+        self.branch7x7dbl_4 = BasicConv2d(c7, c7, kernel_size=(7, 1), padding=(3, 0))
+        self.branch7x7dbl_5 = BasicConv2d(c7, 192, kernel_size=(1, 7), padding=(0, 3))
+        self.branch_pool = BasicConv2d(cin, 192, kernel_size=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b7 = self.branch7x7_3(self.branch7x7_2(self.branch7x7_1(x)))
+        bd = x
+        for layer in (self.branch7x7dbl_1, self.branch7x7dbl_2, self.branch7x7dbl_3, self.branch7x7dbl_4, self.branch7x7dbl_5):
+            bd = layer(bd)
+        return torch.cat([self.branch1x1(x), b7, bd, self.branch_pool(_avg(x))], 1)
+
+
+class InceptionD(nn.Module):
+    def __init__(self, cin: int) -> None:
+        super().__init__()
+        self.branch3x3_1 = BasicConv2d(cin, 192, kernel_size=1)
+        self.branch3x3_2 = BasicConv2d(192, 320, kernel_size=3, stride=2)
+        self.branch7x7x3_1 = BasicConv2d(cin, 192, kernel_size=1)
+        self.branch7x7x3_2 = BasicConv2d(192, 192, kernel_size=(1, 7), padding=(0, 3))
+        self.branch7x7x3_3 = BasicConv2d(192, 192, kernel_size=(7, 1), padding=(3, 0))
+        self.branch7x7x3_4 = BasicConv2d(192, 192, kernel_size=3, stride=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b3 = self.branch3x3_2(self.branch3x3_1(x))
+        b7 = self.branch7x7x3_4(self.branch7x7x3_3(self.branch7x7x3_2(self.branch7x7x3_1(x))))
+        return torch.cat([b3, b7, F.max_pool2d(x, 3, stride=2)], 1)
+
+
+class InceptionE(nn.Module):
+    def __init__(self, cin: int, max_pool: bool) -> None:
+        super().__init__()
+        self.max_pool = max_pool  # the FID graph's last block pools by max, the one before by average
+        self.branch1x1 = BasicConv2d(cin, 320, kernel_size=1)
+        self.branch3x3_1 = BasicConv2d(cin, 384, kernel_size=1)
+        self.branch3x3_2a = BasicConv2d(384, 384, kernel_size=(1, 3), padding=(0, 1))
+        self.branch3x3_2b = BasicConv2d(384, 384, kernel_size=(3, 1), padding=(1, 0))
+        self.branch3x3dbl_1 = BasicConv2d(cin, 448, kernel_size=1)
+        self.branch3x3dbl_2 = BasicConv2d(448, 384, kernel_size=3, padding=1)
+        self.branch3x3dbl_3a = BasicConv2d(384, 384, kernel_size=(1, 3), padding=(0, 1))
+        self.branch3x3dbl_3b = BasicConv2d(384, 384, kernel_size=(3, 1), padding=(1, 0))
+        self.branch_pool = BasicConv2d(cin, 192, kernel_size=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b3 = self.branch3x3_1(x)
+        b3 = torch.cat([self.branch3x3_2a(b3), self.branch3x3_2b(b3)], 1)
+        bd = self.branch3x3dbl_2(self.branch3x3dbl_1(x))
+        bd = torch.cat([self.branch3x3dbl_3a(bd), self.branch3x3dbl_3b(bd)], 1)
+        pooled = F.max_pool2d(x, 3, stride=1, padding=1) if self.max_pool else _avg(x)
+        return torch.cat([self.branch1x1(x), b3, bd, self.branch_pool(pooled)], 1)
+
+
+class InceptionFeatures(nn.Module):
+    """uint8 images (N, 3, H, W) -> 2048-d pool features (float64 numpy)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.Conv2d_1a_3x3 = BasicConv2d(3, 32, kernel_size=3, stride=2)
+        self.Conv2d_2a_3x3 = BasicConv2d(32, 32, kernel_size=3)
+        self.Conv2d_2b_3x3 = BasicConv2d(32, 64, kernel_size=3, padding=1)
+        self.Conv2d_3b_1x1 = BasicConv2d(64, 80, kernel_size=1)
+        self.Conv2d_4a_3x3 = BasicConv2d(80, 192, kernel_size=3)
+        self.Mixed_5b, self.Mixed_5c, self.Mixed_5d = InceptionA(192, 32), InceptionA(256, 64), InceptionA(288, 64)
+        self.Mixed_6a = InceptionB(288)
+        self.Mixed_6b, self.Mixed_6c, self.Mixed_6d, self.Mixed_6e = InceptionC(768, 128), InceptionC(768, 160), InceptionC(768, 160), InceptionC(768, 192)
+        self.Mixed_7a = InceptionD(768)
+        self.Mixed_7b, self.Mixed_7c = InceptionE(1280, max_pool=False), InceptionE(2048, max_pool=True)
+
+    @classmethod
+    def from_file(cls, path: Path) -> InceptionFeatures:
+        net = cls()
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - any failure to read is the same problem for the user
+            raise LatentmintError(f"{path}: unreadable Inception weights ({str(exc).splitlines()[0][:120]})") from exc
+        state = {k: v for k, v in state.items() if not k.startswith(("fc.", "AuxLogits."))}
+        missing, unexpected = net.load_state_dict(state, strict=False)
+        if missing or unexpected:
+            raise LatentmintError(f"{path}: not the FID Inception weights ({len(missing)} tensors missing, {len(unexpected)} unexpected)")
+        return net.eval().requires_grad_(False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
+        x = 2 * x - 1
+        x = self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x)))
+        x = F.max_pool2d(x, 3, stride=2)
+        x = self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x))
+        x = F.max_pool2d(x, 3, stride=2)
+        for name in ("Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c"):
+            x = getattr(self, name)(x)
+        return F.adaptive_avg_pool2d(x, 1).flatten(1)
+
+    @torch.no_grad()
+    def features_of(self, images: torch.Tensor, batch: int = 50) -> np.ndarray:
+        device = next(self.parameters()).device
+        out = [self(images[i : i + batch].to(device).float() / 255.0).double().cpu().numpy() for i in range(0, images.shape[0], batch)]
+        return np.concatenate(out)
+
+
+def fid_from_features(a: np.ndarray, b: np.ndarray) -> float:
+    """Fréchet distance between Gaussians fitted to two feature sets, in float64 (as pytorch-fid)."""
+    mu1, mu2 = a.mean(0), b.mean(0)
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    covmean, _ = scipy.linalg.sqrtm(s1 @ s2, disp=False)
+    if not np.isfinite(covmean).all():  # singular product: nudge both covariances, as the reference does
+        offset = np.eye(s1.shape[0]) * 1e-6
+        covmean = scipy.linalg.sqrtm((s1 + offset) @ (s2 + offset))
+    covmean = covmean.real
+    diff = mu1 - mu2
+    return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
+
+
+def kid_from_features(real: np.ndarray, fake: np.ndarray, subsets: int = 100, subset_size: int = 1000, seed: int = 0) -> float:
+    """Kernel inception distance: unbiased MMD^2 with a cubic polynomial kernel, averaged over subsets."""
+    n = real.shape[1]
+    m = min(real.shape[0], fake.shape[0], subset_size)
+    rng = np.random.default_rng(seed)
+    total = 0.0
+    for _ in range(subsets):
+        x = fake[rng.choice(fake.shape[0], m, replace=False)]
+        y = real[rng.choice(real.shape[0], m, replace=False)]
+        a = (x @ x.T / n + 1) ** 3 + (y @ y.T / n + 1) ** 3
+        b = (x @ y.T / n + 1) ** 3
+        total += (a.sum() - np.diag(a).sum()) / (m - 1) - b.sum() * 2 / m
+    return float(total / subsets / m)
