@@ -63,3 +63,30 @@ def test_ingest_json_is_one_document(london: Path, tmp_path: Path) -> None:
     assert sorted(Path(k["file"]).name for k in doc["kept"]) == sorted(p.name for p in sorted(london.glob("*.jpg"))[:3])
     assert all(k["faces"] == 1 for k in doc["kept"])
     assert doc["rejected"] == [{"file": str(photos / "broken.jpg"), "reason": "unreadable", "detail": doc["rejected"][0]["detail"]}]
+
+
+@pytest.mark.slow
+def test_train_resume_and_eval_json(utk540: Path, tmp_path: Path) -> None:
+    photos = tmp_path / "faces"
+    photos.mkdir()
+    for src in sorted(utk540.glob("*.jpg"))[:20]:
+        shutil.copy(src, photos / src.name)
+    studio = tmp_path / "s"
+    assert latentmint("init", str(studio)).returncode == 0
+    assert latentmint("ingest", str(photos), "--name", "f", "--aligned", "--resolution", "64", "--studio", str(studio)).returncode == 0
+    tiny = ["--set", "ngf=8", "--set", "ndf=8", "--set", "eval_samples=16", "--batch", "4"]
+    result = latentmint("train", "f", "--name", "r", "--steps", "2", *tiny, "--json", "--studio", str(studio))
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["steps"] == 2 and doc["device"] == "cpu" and doc["seconds_per_step"] > 0
+    assert doc["checkpoint"] == str(studio / "runs" / "r" / "checkpoints" / "latest.pt")
+    again = latentmint("train", "--resume", "--name", "r", "--steps", "3", "--json", "--studio", str(studio))
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["steps"] == 3
+    assert latentmint("train", "f", "--name", "r", "--steps", "2", "--studio", str(studio)).returncode == 1  # exists: needs --resume
+    assert latentmint("train", "f", "--set", "nonsense=1", "--studio", str(studio)).returncode == 1
+    scored = latentmint("eval", "r", "--ref", str(photos), "--samples", "16", "--json", "--studio", str(studio))
+    assert scored.returncode == 0, scored.stderr
+    metrics = json.loads(scored.stdout)
+    assert metrics["samples"] == 16 and metrics["swd"] > 0 and metrics["fid"] is None and metrics["kid"] is None
+    assert (studio / "runs" / "r" / "eval.png").is_file()

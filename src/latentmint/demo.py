@@ -1,25 +1,32 @@
 """The main job end to end on a demo studio: every stage that exists so far, rerunnable.
 
-Today: ingest. Later stages (train, generate, certify, mint, verify, market) extend `run_demo`.
+Today: ingest the photos, then train the 64 px CPU preset for a bounded time. Later stages (generate,
+certify, mint, verify, market) extend `run_demo`. A rerun resumes an unfinished run and skips finished work.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from latentmint.data.ingest import IngestOptions, IngestReport, ingest
 from latentmint.errors import LatentmintError
+from latentmint.gan.config import make_config
+from latentmint.gan.train import TrainResult, train
 from latentmint.studio import Studio, init_studio
 
 # The repository sits beside shared/ on the developers' and CI machines.
 DEFAULT_PHOTOS = Path("../shared/datasets/london")
+DATASET, RUN = "photos", "demo-64"
 
 
 @dataclass
 class DemoResult:
     studio: Studio
     ingest: IngestReport
+    train: TrainResult | None  # None when an earlier demo already finished training
 
 
 def default_photos() -> Path:
@@ -30,12 +37,26 @@ def default_photos() -> Path:
     )
 
 
-def run_demo(photos: Path | None, studio_dir: Path, progress=None) -> DemoResult:
+def run_demo(
+    photos: Path | None,
+    studio_dir: Path,
+    train_seconds: float = 240,
+    on_stage: Callable[[str], Callable | None] = lambda stage: None,
+) -> DemoResult:
+    """`on_stage(name)` returns the progress callback for that stage (or None)."""
     photos = Path(photos) if photos else default_photos()
     if not photos.is_dir():
         raise LatentmintError(f"{photos}: photos folder not found")
     studio = init_studio(studio_dir)
     credits = photos / "credits.csv"
     options = IngestOptions(resolution=256, credits=credits if credits.is_file() else None)
-    report = ingest(photos, studio, "photos", options, progress)
-    return DemoResult(studio, report)
+    report = ingest(photos, studio, DATASET, options, on_stage("ingest"))
+
+    run_json = studio.runs / RUN / "run.json"
+    status = json.loads(run_json.read_text()).get("status") if run_json.is_file() else None
+    trained = None
+    if status != "completed":
+        config = make_config("faces-64-cpu", {"time_budget_s": train_seconds, "sample_every": 100, "ckpt_every": 100})
+        resume = (studio.runs / RUN / "checkpoints" / "latest.pt").is_file()
+        trained = train(studio, DATASET, RUN, None if resume else config, resume=resume, resume_changes={"time_budget_s": train_seconds}, progress=on_stage("train"))
+    return DemoResult(studio, report, trained)

@@ -105,18 +105,23 @@ def _freeze_early_d(D: nn.Module, blocks: int) -> None:
 
 
 def _init_from(G: nn.Module, D: nn.Module, G_ema: nn.Module, path: Path) -> dict[str, int]:
-    """Copy every tensor whose name and shape match from another run's checkpoint (transfer learning)."""
+    """Copy every tensor whose name and shape match from another run's checkpoint (transfer learning).
+
+    Refuses a checkpoint that would leave most of the generator untouched: that is not a compatible model.
+    """
     state = load_checkpoint(path)
     copied = {}
     for name, model in (("G", G), ("D", D), ("G_ema", G_ema)):
         ours = model.state_dict()
         theirs = state.get(name, {})
         match = {k: v for k, v in theirs.items() if k in ours and ours[k].shape == v.shape}
+        if name == "G":
+            share = sum(v.numel() for v in match.values()) / max(sum(v.numel() for v in ours.values()), 1)
+            if share < 0.5:
+                raise LatentmintError(f"{path}: no generator weights fit this configuration ({share:.0%} match: different architecture or widths)")
         ours.update(match)
         model.load_state_dict(ours)
         copied[name] = len(match)
-    if copied["G"] == 0:
-        raise LatentmintError(f"{path}: no generator weights fit this configuration (different architecture or widths)")
     return copied
 
 
@@ -130,7 +135,7 @@ def train(
     studio: Studio,
     dataset_name: str | None,
     run_name: str,
-    config: TrainConfig,
+    config: TrainConfig | None,
     *,
     resume: bool = False,
     resume_changes: dict[str, Any] | None = None,
@@ -151,6 +156,8 @@ def train(
         dataset_name = state["dataset"]["name"]
     elif ckpt_path.exists():
         raise LatentmintError(f"{root}: run exists; continue it with --resume or choose another --name")
+    if config is None:
+        raise LatentmintError("no training config given")
     if not dataset_name:
         raise LatentmintError("no dataset given: latentmint train DATASET --name RUN")
     if not config.resolution_ok:

@@ -69,3 +69,52 @@ def evaluate_run(run: Path, ref: Path, samples: int = 2000, seed: int = 0, incep
         result["fid"] = fid_from_features(fr, ff)
         result["kid"] = kid_from_features(fr, ff)
     return result
+
+
+def evaluate_and_record(run: Path, ref: Path, samples: int = 2000, inception: Path | str | None = None) -> dict[str, Any]:
+    """`latentmint eval`: score the run, append to its evaluations.jsonl, write eval.json and eval.png."""
+    import json
+
+    from latentmint.data.dataset import now_iso
+    from latentmint.files import atomic_write_json
+
+    run = Path(run)
+    if not (run / "run.json").is_file():
+        raise LatentmintError(f"{run}: not a training run (no run.json)")
+    result = evaluate_run(run, ref, samples, inception=Path(inception) if inception else None)
+    record = {"step": result["step"], "time": now_iso(), "ref": str(Path(ref).resolve()), **{k: result[k] for k in ("swd", "fid", "kid", "samples")}}
+    with open(run / "evaluations.jsonl", "a") as f:
+        f.write(json.dumps(record) + "\n")
+    atomic_write_json(run / "eval.json", record)
+    history = [json.loads(line) for line in (run / "evaluations.jsonl").read_text().splitlines() if line.strip()]
+    plot = plot_evaluations(run, [h for h in history if "ref" in h])
+    return {**result, "json": run / "eval.json", "plot": plot}
+
+
+def plot_evaluations(run: Path, history: list[dict[str, Any]]) -> Path:
+    """eval.png: each metric against the training step at which it was measured."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from latentmint.files import atomic_write_bytes
+
+    keys = [k for k in ("swd", "fid", "kid") if any(h.get(k) is not None for h in history)]
+    fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.2), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        points = sorted((h["step"], h[key]) for h in history if h.get(key) is not None)
+        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o")
+        ax.set_title(f"{key} (lower is better)")
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    fig.suptitle(run.name)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    out = run / "eval.png"
+    atomic_write_bytes(out, buf.getvalue())
+    return out

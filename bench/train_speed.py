@@ -1,0 +1,49 @@
+"""Seconds per training step for each preset: 64/128/256 px on the CPU, and 256/1024 px on a GPU when present.
+
+Each case trains 15 steps on 40 faces of ../shared/datasets/utk540 and reports the median step time.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+
+from bench.common import SHARED, write_result
+from latentmint.data.ingest import IngestOptions, ingest
+from latentmint.gan.config import make_config
+from latentmint.gan.train import train
+from latentmint.studio import init_studio
+
+STEPS = 15
+
+
+def cases() -> list[tuple[str, str]]:
+    out = [("faces-64-cpu", "cpu"), ("faces-128-cpu", "cpu"), ("faces-256-cpu", "cpu")]
+    if torch.cuda.is_available():
+        out += [("faces-256", "cuda"), ("faces-1024", "cuda")]
+    return out
+
+
+def run() -> list[dict]:
+    utk = SHARED / "datasets" / "utk540"
+    if not utk.is_dir():
+        raise SystemExit(f"{utk}: not found (set LATENTMINT_SHARED)")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        photos = Path(tmp) / "faces"
+        photos.mkdir()
+        for src in sorted(utk.glob("*.jpg"))[:40]:
+            shutil.copy(src, photos / src.name)
+        studio = init_studio(Path(tmp) / "studio")
+        top = max(make_config(p, {}).resolution for p, _ in cases())
+        ingest(photos, studio, "faces", IngestOptions(resolution=top, aligned=True))
+        for preset, device in cases():
+            config = make_config(preset, {"steps": STEPS, "device": device, "sample_every": 10**6, "ckpt_every": 10**6, "eval_samples": 16})
+            result = train(studio, "faces", f"{preset}-{device}", config)
+            images_per_s = config.batch / result.seconds_per_step
+            rows.append({"case": f"{preset} on {device} (batch {config.batch})", "seconds_per_step": round(result.seconds_per_step, 4), "images_per_s": round(images_per_s, 1), "target": None})
+    write_result("train_speed", rows, steps=STEPS)
+    return rows

@@ -1,0 +1,81 @@
+"""Metrics against references that could disagree: SWD extremes, FID against a float64 eigen-solution."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+
+from latentmint.errors import LatentmintError
+from latentmint.metrics.evaluate import load_reference
+from latentmint.metrics.fid import InceptionFeatures, fid_from_features, find_inception_weights, kid_from_features
+from latentmint.metrics.swd import laplacian_pyramid, swd
+
+
+@pytest.fixture(scope="module")
+def faces(tmp_path_factory) -> torch.Tensor:
+    from conftest import dataset_or_skip
+
+    return load_reference(dataset_or_skip("utk540"), 64, limit=200)
+
+
+def test_swd_of_a_set_against_itself_is_zero_and_against_noise_large(faces: torch.Tensor) -> None:
+    noise = torch.randint(0, 256, faces.shape, dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    same = swd(faces, faces)["swd"]
+    halves = swd(faces[:100], faces[100:])["swd"]
+    far = swd(faces, noise)["swd"]
+    assert same == 0.0
+    assert far > 2.5 * halves > 0
+
+
+def test_laplacian_pyramid_reconstructs_the_image() -> None:
+    x = torch.rand(2, 3, 64, 64)
+    levels = laplacian_pyramid(x)
+    assert [lv.shape[-1] for lv in levels] == [64, 32, 16]
+
+
+def reference_fid(a: np.ndarray, b: np.ndarray) -> float:
+    """tr(sqrt(S1 S2)) through the symmetric form sqrt(S1) S2 sqrt(S1), all in float64 eigen-decompositions."""
+    mu = a.mean(0) - b.mean(0)
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    w, v = np.linalg.eigh(s1)
+    root1 = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    inner = np.linalg.eigvalsh(root1 @ s2 @ root1)
+    return float(mu @ mu + np.trace(s1) + np.trace(s2) - 2 * np.sqrt(np.clip(inner, 0, None)).sum())
+
+
+def test_fid_matches_a_float64_reference_on_random_features() -> None:
+    rng = np.random.default_rng(1)
+    a = rng.normal(size=(400, 32))
+    b = rng.normal(size=(300, 32)) @ rng.normal(size=(32, 32)) * 0.3 + 0.5
+    assert fid_from_features(a, b) == pytest.approx(reference_fid(a, b), rel=1e-6)
+    assert fid_from_features(a, a) == pytest.approx(0.0, abs=1e-6)
+    assert scipy.linalg.sqrtm is not None
+
+
+def test_kid_is_near_zero_for_one_distribution_and_positive_for_two() -> None:
+    rng = np.random.default_rng(2)
+    a, b, c = rng.normal(size=(500, 64)), rng.normal(size=(500, 64)), rng.normal(1.0, 1.0, size=(500, 64))
+    assert abs(kid_from_features(a, b, subsets=10, subset_size=200)) < 0.02
+    assert kid_from_features(a, c, subsets=10, subset_size=200) > 0.1
+
+
+def test_inception_weights_load_from_a_local_file_and_misses_are_clear(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    net = InceptionFeatures()
+    weights = tmp_path / "inception.pth"
+    torch.save(net.state_dict(), weights)
+    loaded = InceptionFeatures.from_file(weights)
+    x = torch.randint(0, 256, (2, 3, 64, 64), dtype=torch.uint8)
+    assert loaded.features_of(x).shape == (2, 2048)
+    monkeypatch.setenv("LATENTMINT_INCEPTION", str(weights))
+    assert find_inception_weights() == weights
+    monkeypatch.setenv("LATENTMINT_INCEPTION", str(tmp_path / "nope.pth"))
+    with pytest.raises(LatentmintError, match="nope.pth: Inception weights not found"):
+        find_inception_weights()
+    other = tmp_path / "other.pth"
+    torch.save({"conv.weight": torch.zeros(1)}, other)
+    with pytest.raises(LatentmintError, match="not the FID Inception weights"):
+        InceptionFeatures.from_file(other)

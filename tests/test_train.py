@@ -1,0 +1,149 @@
+"""Training on a CPU in seconds: finite losses, a run folder with everything, and exact resume."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from latentmint.data.ingest import IngestOptions, ingest
+from latentmint.errors import LatentmintError
+from latentmint.gan.augment import AdaptiveP, diff_augment
+from latentmint.gan.checkpoint import load_checkpoint, load_generator
+from latentmint.gan.config import changed_from_preset, make_config, parse_duration, parse_override, pick_preset
+from latentmint.gan.networks import Discriminator, Generator
+from latentmint.gan.train import train
+from latentmint.studio import Studio
+
+TINY = {"ngf": 8, "ndf": 8, "batch": 4, "sample_every": 2, "ckpt_every": 100, "eval_samples": 16, "sample_seeds": 4}
+
+
+@pytest.fixture
+def tiny_studio(studio: Studio, utk540: Path, tmp_path: Path) -> Studio:
+    photos = tmp_path / "faces"
+    photos.mkdir()
+    for src in sorted(utk540.glob("*.jpg"))[:24]:
+        shutil.copy(src, photos / src.name)
+    ingest(photos, studio, "tiny", IngestOptions(resolution=64, aligned=True, workers=1))
+    return studio
+
+
+def params(path: Path) -> dict[str, torch.Tensor]:
+    state = load_checkpoint(path)
+    return {f"{net}.{k}": v for net in ("G", "D", "G_ema") for k, v in state[net].items()}
+
+
+@pytest.mark.parametrize("resolution", [64, 128, 256])
+def test_networks_make_images_of_the_right_size(resolution: int) -> None:
+    G, D = Generator(resolution, z_dim=32, ngf=8), Discriminator(resolution, ndf=8)
+    images = G(torch.randn(2, 32))
+    assert images.shape == (2, 3, resolution, resolution) and images.abs().max() <= 1
+    logits, whole, part = D(images, part=3)
+    assert logits.shape[0] == 2 and whole.shape[-1] == D.rec_res == part.shape[-1]
+
+
+def test_augmentation_keeps_shape_and_gradients_and_p0_is_identity() -> None:
+    x = torch.randn(8, 3, 64, 64, requires_grad=True)
+    assert torch.equal(diff_augment(x, 0.0), x)
+    y = diff_augment(x, 1.0)
+    assert y.shape == x.shape and not torch.equal(y, x)
+    y.sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_adaptive_p_rises_when_d_overfits_and_falls_otherwise() -> None:
+    ada = AdaptiveP(p=0.5, interval=4, speed_images=1000)
+    for _ in range(4):
+        ada.observe(0.9)
+    ada.step(batch=16)
+    assert ada.p > 0.5
+    high = ada.p
+    for _ in range(4):
+        ada.observe(0.1)
+    ada.step(batch=16)
+    assert ada.p < high
+
+
+def test_presets_and_overrides() -> None:
+    assert pick_preset(64, "cpu") == "faces-64-cpu" and pick_preset(512, "cpu") == "faces-512" and pick_preset(256, "cuda") == "faces-256"
+    config = make_config("faces-64-cpu", dict([parse_override("lr_g=1e-4"), parse_override("augment=color,cutout"), parse_override("xflip=false")]))
+    assert changed_from_preset(config) == {"lr_g": 1e-4, "augment": ("color", "cutout"), "xflip": False}
+    assert parse_duration("1h30m") == 5400 and parse_duration("90s") == 90 and parse_duration("30m") == 1800
+    with pytest.raises(LatentmintError):
+        parse_duration("soon")
+    with pytest.raises(LatentmintError, match="unknown setting"):
+        parse_override("learning_rate=3")
+
+
+def test_a_tiny_run_trains_and_leaves_a_complete_run_folder(tiny_studio: Studio) -> None:
+    result = train(tiny_studio, "tiny", "run", make_config("faces-64-cpu", {**TINY, "steps": 4}))
+    assert result.steps == 4 and result.device == "cpu" and result.seconds_per_step > 0
+    run = result.run
+    doc = json.loads((run / "run.json").read_text())
+    assert doc["status"] == "completed" and doc["dataset"]["faces"] == 24 and doc["config"]["ngf"] == 8
+    assert doc["dataset"]["hash"] and doc["code"]["latentmint"] and doc["changed_from_preset"]["ngf"] == 8
+    rows = (run / "metrics.csv").read_text().splitlines()
+    assert rows[0].startswith("step,") and len(rows) >= 2
+    losses = [float(x) for x in rows[1].split(",")[2:5]]
+    assert all(torch.isfinite(torch.tensor(losses)))
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["step-000002.png", "step-000004.png"]
+    assert (run / "loss.png").stat().st_size > 1000 and any((run / "tensorboard").iterdir())
+    G, _ = load_generator(result.checkpoint)
+    assert G(torch.randn(2, G.z_dim)).shape == (2, 3, 64, 64)
+
+
+def test_resume_after_a_kill_gives_the_same_next_step(tiny_studio: Studio) -> None:
+    config = make_config("faces-64-cpu", {**TINY, "steps": 3})
+    straight = train(tiny_studio, "tiny", "straight", config)
+
+    def kill_after_two(step: int, total: int, stats: dict) -> None:
+        if step == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_studio, "tiny", "killed", config, progress=kill_after_two)
+    assert load_checkpoint(tiny_studio.runs / "killed" / "checkpoints" / "latest.pt")["step"] == 2
+    assert json.loads((tiny_studio.runs / "killed" / "run.json").read_text())["status"] == "interrupted"
+    resumed = train(tiny_studio, "tiny", "killed", None, resume=True)
+    assert resumed.steps == 3
+    a, b = params(straight.checkpoint), params(resumed.checkpoint)
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a), "resumed run diverged from the uninterrupted one"
+
+
+def test_existing_run_needs_resume(tiny_studio: Studio) -> None:
+    config = make_config("faces-64-cpu", {**TINY, "steps": 1})
+    train(tiny_studio, "tiny", "once", config)
+    with pytest.raises(LatentmintError, match="--resume"):
+        train(tiny_studio, "tiny", "once", config)
+
+
+def test_init_from_transfers_matching_weights(tiny_studio: Studio) -> None:
+    config = make_config("faces-64-cpu", {**TINY, "steps": 1})
+    first = train(tiny_studio, "tiny", "base", config)
+    second = train(tiny_studio, "tiny", "tuned", make_config("faces-64-cpu", {**TINY, "steps": 1, "freeze_d": 1}), init_from=first.checkpoint)
+    doc = json.loads((second.run / "run.json").read_text())
+    assert doc["init_from"] == str(first.checkpoint) and doc["transferred_tensors"]["G"] > 10
+    with pytest.raises(LatentmintError, match="no generator weights fit"):
+        train(tiny_studio, "tiny", "wide", make_config("faces-64-cpu", {**TINY, "steps": 1, "ngf": 16}), init_from=first.checkpoint)
+
+
+def test_corrupt_and_foreign_checkpoints_are_refused_clearly(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"\x00\x01 this is not a checkpoint")
+    with pytest.raises(LatentmintError, match="garbage.pt: not a readable checkpoint"):
+        load_checkpoint(garbage)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"model": torch.zeros(3)}, foreign)
+    with pytest.raises(LatentmintError, match="foreign.pt: not a latentmint checkpoint"):
+        load_checkpoint(foreign)
+    truncated = tmp_path / "truncated.pt"
+    torch.save({"format": "latentmint.checkpoint/1", "G": {"w": torch.randn(1000)}}, truncated)
+    truncated.write_bytes(truncated.read_bytes()[:500])
+    with pytest.raises(LatentmintError, match="not a readable checkpoint"):
+        load_checkpoint(truncated)
+    with pytest.raises(LatentmintError, match="not found"):
+        load_checkpoint(tmp_path / "missing.pt")
