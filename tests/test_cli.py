@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -65,15 +66,21 @@ def test_ingest_json_is_one_document(london: Path, tmp_path: Path) -> None:
     assert doc["rejected"] == [{"file": str(photos / "broken.jpg"), "reason": "unreadable", "detail": doc["rejected"][0]["detail"]}]
 
 
-@pytest.mark.slow
-def test_train_resume_and_eval_json(utk540: Path, tmp_path: Path) -> None:
+def tiny_studio(utk540: Path, tmp_path: Path, faces: int = 20) -> tuple[Path, Path]:
+    """A studio with dataset `f`: `faces` aligned UTK faces at 64 px. Returns (studio, photos)."""
     photos = tmp_path / "faces"
     photos.mkdir()
-    for src in sorted(utk540.glob("*.jpg"))[:20]:
+    for src in sorted(utk540.glob("*.jpg"))[:faces]:
         shutil.copy(src, photos / src.name)
     studio = tmp_path / "s"
     assert latentmint("init", str(studio)).returncode == 0
     assert latentmint("ingest", str(photos), "--name", "f", "--aligned", "--resolution", "64", "--studio", str(studio)).returncode == 0
+    return studio, photos
+
+
+@pytest.mark.slow
+def test_train_resume_and_eval_json(utk540: Path, tmp_path: Path) -> None:
+    studio, photos = tiny_studio(utk540, tmp_path)
     tiny = ["--set", "ngf=8", "--set", "ndf=8", "--set", "eval_samples=16", "--batch", "4"]
     result = latentmint("train", "f", "--name", "r", "--steps", "2", *tiny, "--json", "--studio", str(studio))
     assert result.returncode == 0, result.stderr
@@ -90,3 +97,43 @@ def test_train_resume_and_eval_json(utk540: Path, tmp_path: Path) -> None:
     metrics = json.loads(scored.stdout)
     assert metrics["samples"] == 16 and metrics["swd"] > 0 and metrics["fid"] is None and metrics["kid"] is None
     assert (studio / "runs" / "r" / "eval.png").is_file()
+
+
+@pytest.mark.slow
+def test_two_processes_under_torchrun(utk540: Path, tmp_path: Path) -> None:
+    """Data-parallel training with no change for the user: torchrun starts two CPU processes (gloo)."""
+    studio, _ = tiny_studio(utk540, tmp_path, faces=16)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "latentmint",
+           "train", "f", "--name", "ddp", "--steps", "2", "--batch", "4", "--set", "ngf=8", "--set", "ndf=8", "--set", "eval_samples=8",
+           "--json", "--studio", str(studio)]  # fmt: skip
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    doc = json.loads(result.stdout)  # one document: only rank 0 reports
+    assert doc["steps"] == 2
+    run = json.loads((studio / "runs" / "ddp" / "run.json").read_text())
+    assert run["device"]["processes"] == 2 and run["status"] == "completed"
+
+
+@pytest.mark.slow
+def test_generate_walk_and_originality_json(utk540: Path, tmp_path: Path) -> None:
+    studio, photos = tiny_studio(utk540, tmp_path)
+    trained = latentmint("train", "f", "--name", "r", "--steps", "1", "--batch", "4", "--set", "ngf=8", "--set", "ndf=8", "--set", "eval_samples=8", "--studio", str(studio))
+    assert trained.returncode == 0, trained.stderr
+    made = latentmint("generate", "r", "--seeds", "1-3", "--grid", "--json", "--studio", str(studio))
+    assert made.returncode == 0, made.stderr
+    works = json.loads(made.stdout)["works"]
+    assert [w["seed"] for w in works] == [1, 2, 3]
+    for w in works:
+        assert set(w) >= {"id", "path", "seed", "near_copy", "lookalike", "identity_distance"} and Path(w["path"]).is_file()
+        assert isinstance(w["near_copy"], bool) and isinstance(w["lookalike"], bool)
+    walked = latentmint("walk", "r", "--seeds", "1,2", "--frames", "6", "--json", "--studio", str(studio))
+    assert walked.returncode == 0, walked.stderr
+    assert json.loads(walked.stdout)["work"]["frames"] == 6
+    face = next((studio / "datasets" / "f" / "faces").glob("*.png"))
+    scored = latentmint("originality", "r", "--image", str(face), "--json", "--studio", str(studio))
+    assert scored.returncode == 0, scored.stderr
+    verdict = json.loads(scored.stdout)
+    assert verdict["near_copy"] is True and verdict["nearest"][0].endswith(face.name)
+    assert latentmint("walk", "r", "--seeds", "1,2", "--format", "avi", "--studio", str(studio)).returncode == 2
+    assert latentmint("select", works[0]["id"], "--json", "--studio", str(studio)).returncode == 0

@@ -226,8 +226,13 @@ def train(
         on_gpu = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
         config = make_config(preset or pick_preset(res, "cuda" if on_gpu else "cpu"), {**overrides, "resolution": res})
         run_name = name or dataset
-    with training_bar(as_json) as update:
+    import os
+
+    main_process = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports
+    with training_bar((as_json and not err.is_terminal) or not main_process) as update:
         result = run_train(opened, dataset, run_name, config, resume=resume, resume_changes=overrides, init_from=init_from, progress=update)
+    if not main_process:
+        return
     if as_json:
         emit(result.to_json())
         return
@@ -241,7 +246,7 @@ def train(
 def training_bar(quiet: bool) -> Iterator[Callable[[int, int, dict[str, float]], None]]:
     bar = Progress(
         TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[stats]}"),
-        TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=err, disable=quiet and not err.is_terminal,
+        TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=err, disable=quiet,
     )  # fmt: skip
     task = bar.add_task("train", total=None, stats="")
 
@@ -267,9 +272,11 @@ def evaluate(
     from latentmint.metrics.fid import MISSING_WEIGHTS
     from latentmint.studio import open_studio
 
-    run_path = Path(run) if Path(run).is_dir() else open_studio(studio).runs / run
-    opened = open_studio(studio) if not Path(run).is_dir() else None
-    configured = opened.setting("metrics", "inception_weights") if opened else None
+    if Path(run).is_dir():
+        run_path, configured = Path(run), None
+    else:
+        opened = open_studio(studio)
+        run_path, configured = opened.runs / run, opened.setting("metrics", "inception_weights")
     result = evaluate_and_record(run_path, ref, samples, configured or None)
     if as_json:
         emit({k: result[k] for k in ("swd", "fid", "kid", "samples")})
@@ -286,6 +293,158 @@ def evaluate(
     out.print(f"written: {result['json']}  plot: {result['plot']}")
 
 
+def _work_json(work: Any) -> dict[str, Any]:
+    o = work.record.get("originality", {})
+    return {"id": work.id, "path": str(work.file), "near_copy": o.get("near_copy"), "lookalike": o.get("lookalike"), "identity_distance": o.get("identity_distance")}
+
+
+def _works_table(title: str, works: list[Any]) -> Table:
+    table = Table(title=title)
+    for col in ("work", "made from", "near copy", "lookalike (id dist)", "file"):
+        table.add_column(col, overflow="fold")
+    for w in works:
+        o, g = w.record.get("originality", {}), w.record["generation"]
+        made = f"seed {g['seed']}" if "seed" in g else (f"mix {g['coarse']}x{g['fine']}" if "coarse" in g else f"walk {g['seeds']}")
+        dist = "-" if o.get("identity_distance") is None else f"{o['identity_distance']:.2f}"
+        table.add_row(w.id, made, "[red]YES[/]" if o.get("near_copy") else "no", f"{'yes' if o.get('lookalike') else 'no'} ({dist})", str(w.file))
+    return table
+
+
+TruncationOpt = Annotated[Optional[float], typer.Option(help="Pull latents towards the average face: 1 = full variety, 0.5 = safer.", min=0.01, max=1.0, show_default=False)]
+DeviceOpt = Annotated[str, typer.Option(help="cpu, cuda or cuda:N.")]
+
+
+@app.command()
+@verb
+def generate(
+    run: Annotated[str, typer.Argument(help="Run name (runs/NAME).")],
+    seeds: Annotated[str, typer.Option(help="Seeds: a range and/or a list, e.g. 1-100 or 3,17,42.")] = "1-16",
+    truncation: TruncationOpt = None,
+    grid: Annotated[bool, typer.Option("--grid", help="Also write a contact sheet of the images.")] = False,
+    device: DeviceOpt = "cpu",
+    studio: StudioOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Generate one image work per seed, each checked for originality against the training faces."""
+    from latentmint.art.generate import contact_grid
+    from latentmint.art.generate import generate as make
+    from latentmint.art.latents import parse_seeds
+    from latentmint.studio import open_studio
+
+    opened = open_studio(studio)
+    chosen = parse_seeds(seeds)
+    with progress_bar("originality", quiet=as_json and not err.is_terminal) as update:
+        works = make(opened, run, chosen, truncation, device, update)
+    sheet = contact_grid(works, opened.runs / run / f"grid-{seeds.replace(',', '_')}.png") if grid else None
+    if as_json:
+        emit({"works": [{**_work_json(w), "seed": w.record["generation"]["seed"]} for w in works], **({"grid": str(sheet)} if sheet else {})})
+        return
+    out.print(_works_table(f"{len(works)} works from {run}", works))
+    if sheet:
+        out.print(f"grid: {sheet}")
+
+
+@app.command()
+@verb
+def walk(
+    run: Annotated[str, typer.Argument(help="Run name (runs/NAME).")],
+    seeds: Annotated[str, typer.Option(help="The faces to walk through, in order, e.g. 3,17,42.")],
+    frames: Annotated[int, typer.Option(help="Frames in the animation.", min=2, max=10_000)] = 120,
+    loop: Annotated[bool, typer.Option("--loop/--no-loop", help="Return to the first face so the animation loops seamlessly.")] = True,
+    fmt: Annotated[str, typer.Option("--format", help="gif, mp4 or webp.")] = "gif",
+    fps: Annotated[int, typer.Option(help="Frames per second.", min=1, max=60)] = 24,
+    truncation: TruncationOpt = None,
+    device: DeviceOpt = "cpu",
+    studio: StudioOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Make a smooth latent walk through chosen seeds as an animation work."""
+    from latentmint.art.animate import FORMATS
+    from latentmint.art.generate import walk as make_walk
+    from latentmint.art.latents import parse_seeds
+    from latentmint.studio import open_studio
+
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"{fmt!r}: choose {', '.join(FORMATS)}", param_hint="--format")
+    work = make_walk(open_studio(studio), run, parse_seeds(seeds), frames, loop, fmt, fps, truncation, device)
+    if as_json:
+        emit({"work": {"id": work.id, "path": str(work.file), "frames": frames}})
+        return
+    out.print(_works_table("walk", [work]))
+
+
+@app.command()
+@verb
+def mix(
+    run: Annotated[str, typer.Argument(help="Run name (runs/NAME).")],
+    coarse: Annotated[int, typer.Option(help="Seed that sets the face's shape.", min=0)],
+    fine: Annotated[int, typer.Option(help="Seed that sets colours and textures.", min=0)],
+    truncation: TruncationOpt = None,
+    device: DeviceOpt = "cpu",
+    studio: StudioOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Style mixing: one seed's shape with another's colours and textures, as a new work."""
+    from latentmint.art.generate import mix as make_mix
+    from latentmint.studio import open_studio
+
+    work = make_mix(open_studio(studio), run, coarse, fine, truncation, device)
+    if as_json:
+        emit({"work": _work_json(work)})
+        return
+    out.print(_works_table("mix", [work]))
+
+
+@app.command()
+@verb
+def select(
+    works: Annotated[list[str], typer.Argument(help="IDs of the works to keep.")],
+    shown: Annotated[Optional[list[str]], typer.Option("--shown", help="The works you chose from (repeatable; default: every work of the same runs).", show_default=False)] = None,
+    studio: StudioOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Mark the works you keep; the curation (k of N shown) is recorded as your contribution."""
+    from latentmint.art.works import select_works
+    from latentmint.studio import open_studio
+
+    selection = select_works(open_studio(studio), works, shown)
+    if as_json:
+        emit(selection)
+        return
+    out.print(f"selected {selection['k']} of {selection['of']} works: {', '.join(selection['selected'])}")
+
+
+@app.command()
+@verb
+def originality(
+    run: Annotated[str, typer.Argument(help="Run name (runs/NAME).")],
+    image: Annotated[Optional[Path], typer.Option("--image", help="Score this image file instead of the model.", exists=True, dir_okay=False, show_default=False)] = None,
+    samples: Annotated[int, typer.Option(help="Fresh samples for the memorisation rate.", min=1)] = 200,
+    studio: StudioOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """How original is a model (memorisation rate, a sheet of works beside their nearest training faces), or one image."""
+    from latentmint.art.originality import model_originality, score_image
+    from latentmint.studio import open_studio
+
+    opened = open_studio(studio)
+    if image is not None:
+        verdict = score_image(opened, run, image)
+        doc = {"near_copy": verdict.near_copy, "lookalike": verdict.lookalike, "identity_distance": verdict.identity_distance, "nearest": verdict.nearest}
+        if as_json:
+            emit(doc)
+            return
+        out.print(f"{image}: {'[red]NEAR COPY[/] of' if verdict.near_copy else 'original; closest'} {verdict.nearest[0]} (ncc {verdict.ncc:.2f}); "
+                  f"{'looks like' if verdict.lookalike else 'a different person from'} {verdict.nearest_identity[0]} (identity distance {verdict.identity_distance:.2f})")
+        return
+    with progress_bar("originality", quiet=as_json and not err.is_terminal) as update:
+        report = model_originality(opened, run, samples, update)
+    if as_json:
+        emit(report)
+        return
+    out.print(f"memorisation rate {report['memorisation_rate']:.1%} and lookalike rate {report['lookalike_rate']:.1%} over {samples} samples; sheet: {report['sheet']}")
+
+
 @app.command()
 @verb
 def demo(
@@ -294,7 +453,7 @@ def demo(
     train_time: Annotated[str, typer.Option("--train-time", help="How long to train the 64 px model, e.g. 4m.")] = "4m",
     as_json: JsonOpt = False,
 ) -> None:
-    """Run every stage that exists, end to end, on a demo studio: ingest, then train."""
+    """Run every stage that exists, end to end, on a demo studio: ingest, train, generate, walk."""
     from contextlib import ExitStack
 
     from latentmint.demo import run_demo
@@ -306,14 +465,16 @@ def demo(
         def on_stage(stage: str):
             stack.close()  # finish the previous stage's bar before the next one starts
             err.print(f"[bold]demo[/]: {stage}")
-            return stack.enter_context(progress_bar("ingest", quiet) if stage == "ingest" else training_bar(quiet))
+            return stack.enter_context(training_bar(quiet) if stage == "train" else progress_bar(stage, quiet))
 
         result = run_demo(photos, studio, parse_duration(train_time), on_stage)
     trained = result.train.to_json() if result.train else None
     if as_json:
-        emit({"studio": str(result.studio.root), "ingest": result.ingest.to_json(), "train": trained})
+        works = [{**_work_json(w), "seed": w.record["generation"]["seed"]} for w in result.works]
+        emit({"studio": str(result.studio.root), "ingest": result.ingest.to_json(), "train": trained, "works": works, "walk": _work_json(result.walk)})
         return
     print_ingest_report(result.ingest)
+    out.print(_works_table(f"{len(result.works)} works and a walk", [*result.works, result.walk]))
     table = Table(title="demo summary")
     table.add_column("what")
     table.add_column("where")
@@ -323,6 +484,8 @@ def demo(
     table.add_row("training run", f"{run}  ({'trained ' + str(trained['steps']) + ' steps' if trained else 'already trained'})")
     table.add_row("samples", str(run / "samples"))
     table.add_row("loss curve", str(run / "loss.png"))
+    table.add_row("works", str(result.studio.works))
+    table.add_row("latent walk", str(result.walk.file))
     out.print(table)
 
 

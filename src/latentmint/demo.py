@@ -1,7 +1,8 @@
 """The main job end to end on a demo studio: every stage that exists so far, rerunnable.
 
-Today: ingest the photos, then train the 64 px CPU preset for a bounded time. Later stages (generate,
-certify, mint, verify, market) extend `run_demo`. A rerun resumes an unfinished run and skips finished work.
+Today: ingest the photos, train the 64 px CPU preset for a bounded time, generate 16 works and a looping
+latent walk, each checked for originality. Later stages (certify, mint, verify, market) extend `run_demo`.
+A rerun resumes an unfinished run and skips finished work (works are found again by their IDs).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from latentmint.art.generate import generate, walk
+from latentmint.art.works import Work
 from latentmint.data.ingest import IngestOptions, IngestReport, ingest
 from latentmint.errors import LatentmintError
 from latentmint.gan.config import make_config
@@ -27,6 +30,8 @@ class DemoResult:
     studio: Studio
     ingest: IngestReport
     train: TrainResult | None  # None when an earlier demo already finished training
+    works: list[Work]
+    walk: Work
 
 
 def default_photos() -> Path:
@@ -59,4 +64,6 @@ def run_demo(
         config = make_config("faces-64-cpu", {"time_budget_s": train_seconds, "sample_every": 100, "ckpt_every": 100})
         resume = (studio.runs / RUN / "checkpoints" / "latest.pt").is_file()
         trained = train(studio, DATASET, RUN, None if resume else config, resume=resume, resume_changes={"time_budget_s": train_seconds}, progress=on_stage("train"))
-    return DemoResult(studio, report, trained)
+    works = generate(studio, RUN, list(range(1, 17)), progress=on_stage("generate"))
+    animation = walk(studio, RUN, [1, 2, 3, 4], frames=96, loop=True, fmt="gif")
+    return DemoResult(studio, report, trained, works, animation)

@@ -8,6 +8,8 @@ one definition serves a 64 px CPU preset and a 1024 px GPU one.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -32,15 +34,39 @@ class GLU(nn.Module):
 
 
 class NoiseInjection(nn.Module):
-    """Per-pixel noise with a learned strength (starts at zero: the network decides how much it wants)."""
+    """Per-pixel noise with a learned strength (starts at zero: the network decides how much it wants).
+
+    While `seeds` is set (one per sample), each sample's noise comes from its own seed, so an image
+    depends only on its seed, never on which batch it was generated in.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.zeros(1))
+        self.seeds: list[int] | None = None
+        self.layer = 0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        noise = torch.randn(x.shape[0], 1, x.shape[2], x.shape[3], device=x.device, dtype=x.dtype)
+        n, _, h, w = x.shape
+        if self.seeds is None:
+            noise = torch.randn(n, 1, h, w, device=x.device, dtype=x.dtype)
+        else:
+            gens = [torch.Generator(device=x.device).manual_seed(seed * 1009 + self.layer) for seed in self.seeds]
+            noise = torch.stack([torch.randn(1, h, w, generator=g, device=x.device) for g in gens]).to(x.dtype)
         return x + self.weight * noise
+
+
+@contextmanager
+def seeded_noise(model: nn.Module, seeds: list[int] | None):
+    """Within the block, `model`'s noise layers draw each sample's noise from its own seed."""
+    layers = [m for m in model.modules() if isinstance(m, NoiseInjection)]
+    for i, layer in enumerate(layers):
+        layer.seeds, layer.layer = seeds, i
+    try:
+        yield
+    finally:
+        for layer in layers:
+            layer.seeds = None
 
 
 def up_block(cin: int, cout: int, double: bool) -> nn.Sequential:
@@ -84,13 +110,25 @@ class Generator(nn.Module):
         self.sle = nn.ModuleDict({str(r): SLE(c(r // 16), c(r)) for r in self.res if r >= 64})
         self.to_rgb = conv(c(resolution), 3, 3, 1, 1)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    supports_mixing = True
+
+    def _features(self, z: torch.Tensor, upto: int, sle_from: dict[int, torch.Tensor] | None = None) -> dict[int, torch.Tensor]:
         feats = {4: self.init(z.view(z.shape[0], -1, 1, 1))}
         for r in self.res:
+            if r > upto:
+                break
             x = self.ups[str(r)](feats[r // 2])
             if str(r) in self.sle:
-                x = self.sle[str(r)](feats[r // 16], x)
+                x = self.sle[str(r)]((sle_from or feats)[r // 16], x)
             feats[r] = x
+        return feats
+
+    def forward(self, z: torch.Tensor, noise_seeds: list[int] | None = None, style: torch.Tensor | None = None) -> torch.Tensor:
+        """`style`: latents whose low-resolution features drive the skip-layer excitations instead of
+        z's own (FastGAN's style mixing: z sets the shape, `style` the colours and textures)."""
+        with seeded_noise(self, noise_seeds):
+            style_feats = self._features(style, self.resolution // 16) if style is not None else None
+            feats = self._features(z, self.resolution, sle_from=style_feats)
         return torch.tanh(self.to_rgb(feats[self.resolution]))
 
 
@@ -187,8 +225,12 @@ class DCGANGenerator(nn.Module):
         layers += [nn.ConvTranspose2d(ch, 3, 4, 2, 1, bias=False), nn.Tanh()]
         self.main = nn.Sequential(*layers)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.main(z.view(z.shape[0], -1, 1, 1))
+    supports_mixing = False
+
+    def forward(self, z: torch.Tensor, noise_seeds: list[int] | None = None, style: torch.Tensor | None = None) -> torch.Tensor:
+        if style is not None:
+            raise ValueError("DCGAN has no style inputs to mix")
+        return self.main(z.view(z.shape[0], -1, 1, 1))  # no noise inputs: the image depends on z alone
 
 
 class DCGANDiscriminator(nn.Module):

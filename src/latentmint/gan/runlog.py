@@ -19,7 +19,7 @@ from latentmint.files import atomic_write_bytes, atomic_write_json
 from latentmint.gan.data import to_uint8
 from latentmint.images import grid, png_bytes
 
-FIELDS = ["step", "time", "loss_d", "loss_g", "loss_rec", "logits_real", "p", "rt", "images_per_s", "seconds_per_step"]
+FIELDS = ["step", "time", "loss_d", "loss_g", "loss_rec", "logits_real", "p", "rt", "images_per_s", "seconds_per_step", "swd_train", "fid_train", "kid_train"]
 LOG_EVERY = 10
 
 
@@ -94,21 +94,25 @@ class RunLog:
             self._tb = SummaryWriter(str(self.root / "tensorboard"))
         return self._tb
 
-    def scalars(self, step: int, stats: dict[str, float]) -> None:
-        if step % LOG_EVERY and step != 1:
-            return
+    def _csv_row(self, step: int, values: dict[str, Any]) -> None:
         path = self.root / "metrics.csv"
         new = not path.exists()
         with open(path, "a", newline="") as f:  # appended row by row: a crash loses at most one row
             writer = csv.DictWriter(f, fieldnames=FIELDS, extrasaction="ignore")
             if new:
                 writer.writeheader()
-            writer.writerow({"step": step, "time": now_iso(), **{k: f"{v:.6g}" for k, v in stats.items()}})
+            writer.writerow({"step": step, "time": now_iso(), **{k: f"{v:.6g}" for k, v in values.items() if isinstance(v, (int, float))}})
+
+    def scalars(self, step: int, stats: dict[str, float]) -> None:
+        if step % LOG_EVERY and step != 1:
+            return
+        self._csv_row(step, stats)
         tb = self._writer()
         for key, value in stats.items():
             tb.add_scalar(f"train/{key}", value, step)
 
     def metric(self, step: int, values: dict[str, float | None]) -> None:
+        self._csv_row(step, values)
         path = self.root / "evaluations.jsonl"
         with open(path, "a") as f:
             f.write(json.dumps({"step": step, "time": now_iso(), **values}) + "\n")
@@ -137,15 +141,19 @@ class RunLog:
             self._writer().add_images("samples", images[:16].float() / 255.0, step)
         return path
 
-    def evaluate(self, step: int, G_ema: torch.nn.Module, images: torch.Tensor, config) -> dict[str, float | None]:
-        """SWD against the training faces (FID/KID belong to `latentmint eval`, which needs Inception weights)."""
+    def evaluate(self, step: int, G_ema: torch.nn.Module, images: torch.Tensor, config, inception=None) -> dict[str, float | None]:
+        """SWD against the training faces, and FID/KID when an Inception network is given."""
         from latentmint.metrics.evaluate import generate_uint8
+        from latentmint.metrics.fid import fid_from_features, kid_from_features
         from latentmint.metrics.swd import swd
 
         n = min(config.eval_samples, images.shape[0])
         fake = generate_uint8(G_ema, n, seed=config.seed + 999, batch=64)
         real = images[torch.randperm(images.shape[0], generator=torch.Generator().manual_seed(0))[:n]]
-        values = {"swd_train": round(swd(real, fake)["swd"], 3), "samples": n}
+        values: dict[str, float | None] = {"swd_train": round(swd(real, fake)["swd"], 3), "samples": n}
+        if inception is not None:
+            fr, ff = inception.features_of(real), inception.features_of(fake)
+            values.update(fid_train=round(fid_from_features(fr, ff), 3), kid_train=round(kid_from_features(fr, ff), 5))
         self.metric(step, values)
         return values
 
@@ -160,7 +168,7 @@ class RunLog:
         import matplotlib.pyplot as plt
 
         with open(path) as f:
-            rows = list(csv.DictReader(f))
+            rows = [r for r in csv.DictReader(f) if r.get("p")]  # training rows; evaluation rows hold metrics only
         steps = [int(r["step"]) for r in rows]
         fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
         for key, label in (("loss_d", "discriminator"), ("loss_g", "generator"), ("loss_rec", "reconstruction")):

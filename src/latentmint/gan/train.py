@@ -3,7 +3,8 @@
 One step = one discriminator update (hinge loss on augmented real and fake images, plus the
 reconstruction loss on real ones) and one generator update, then the EMA generator follows.
 Everything random is drawn from generators whose state the checkpoint keeps, so `--resume` continues
-exactly where a killed run stopped. Under torchrun each process trains on its share of the batch (DDP).
+exactly where a killed run stopped. Under torchrun each process trains on its share of the batch and
+gradients are averaged across processes (data parallel).
 """
 
 from __future__ import annotations
@@ -92,11 +93,6 @@ def _ema_update(ema: nn.Module, model: nn.Module, beta: float) -> None:
             be.copy_(bm)
 
 
-def _unwrap(model: nn.Module) -> nn.Module:
-    model = getattr(model, "module", model)  # DDP
-    return getattr(model, "_orig_mod", model)  # torch.compile
-
-
 def _freeze_early_d(D: nn.Module, blocks: int) -> None:
     layers = [getattr(D, "stem", None), *getattr(D, "downs", [])]
     for layer in [m for m in layers if m is not None][:blocks]:
@@ -171,8 +167,9 @@ def train(
     fmt = torch.channels_last if config.channels_last else torch.contiguous_format
     images = load_faces(dataset, config.resolution)
 
-    torch.manual_seed(config.seed + dist.rank)
+    torch.manual_seed(config.seed)  # every process starts from the same weights
     G, D = build(config.arch, config.resolution, config.z_dim, config.ngf, config.ndf)
+    torch.manual_seed(config.seed + dist.rank)  # ... and draws its own latents and augmentations
     G, D = G.to(dist.device, memory_format=fmt), D.to(dist.device, memory_format=fmt)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     opt_g = torch.optim.Adam(G.parameters(), lr=config.lr_g, betas=config.betas)
@@ -190,23 +187,22 @@ def train(
         ada.load_state_dict(state["ada"])
         step, elapsed_before = int(state["step"]), float(state["elapsed"])
         _restore_rng(state["rng"], data_gen, cuda)
+        if dist.world > 1:  # the checkpoint holds rank 0's generators; the others branch off from it
+            torch.manual_seed(config.seed + dist.rank + 1_000_003 * step)
+            data_gen.manual_seed(config.seed * 7919 + dist.rank + 1_000_003 * step)
     elif init_from is not None:
         transferred = _init_from(G, D, G_ema, Path(init_from))
     if config.freeze_d:
         _freeze_early_d(D, config.freeze_d)
 
     G_train, D_train = G, D
-    if dist.world > 1:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
-        ids = [dist.device.index] if cuda else None
-        G_train, D_train = DDP(G, device_ids=ids, broadcast_buffers=False), DDP(D, device_ids=ids, broadcast_buffers=False)
     if config.compile:
         G_train, D_train = torch.compile(G_train), torch.compile(D_train)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and config.amp)
     local_batch = max(config.batch // dist.world, 1)
 
     log = RunLog(root, main=dist.main)
+    inception = _inception(studio, dist.device) if dist.main else None
     if dist.main:
         log.write_run_json(
             name=run_name, dataset=dataset, config=config, changed=changed_from_preset(config), device=dist, transferred=transferred,
@@ -243,8 +239,9 @@ def train(
                 flip = torch.rand(local_batch, generator=data_gen) < 0.5
                 real[flip.to(dist.device)] = real[flip.to(dist.device)].flip(-1)
             real = real.contiguous(memory_format=fmt)
-            losses = _train_step(G_train, D_train, D, opt_g, opt_d, real, config, ada, autocast, dist)
-            ada.step(config.batch)
+            losses = _train_step(G_train, D_train, G, D, opt_g, opt_d, real, config, ada, autocast, dist)
+            if config.augment:  # without augmentation there is no strength to adapt
+                ada.step(config.batch)
             _ema_update(G_ema, G, config.ema_beta)
             step += 1
             if cuda:
@@ -257,7 +254,7 @@ def train(
                 if step % config.sample_every == 0 or step == config.steps:
                     log.sample_grid(step, G_ema, fixed_z)
             if config.eval_every and step % config.eval_every == 0 and dist.main:
-                log.evaluate(step, G_ema, images, config)
+                log.evaluate(step, G_ema, images, config, inception)
             if step % config.ckpt_every == 0:
                 checkpoint()
             if progress and dist.main:
@@ -271,46 +268,81 @@ def train(
     if dist.main:
         if step % config.sample_every:
             log.sample_grid(step, G_ema, fixed_z)
-        log.evaluate(step, G_ema, images, config)
+        log.evaluate(step, G_ema, images, config, inception)
         log.finish(status="completed", step=step, seconds_per_step=_median(step_times), stopped_by=stopped_by)
     return TrainResult(root, step, _median(step_times), ckpt_path, dist.device.type, stopped_by)
+
+
+def _inception(studio: Studio, device: torch.device):
+    """The FID network when its weights are configured or found (checked before training starts), else None."""
+    from latentmint.metrics.fid import InceptionFeatures, find_inception_weights
+
+    weights = find_inception_weights(studio.setting("metrics", "inception_weights") or None)
+    return InceptionFeatures.from_file(weights).to(device) if weights else None
 
 
 def _median(values: list[float]) -> float:
     return statistics.median(values) if values else math.nan
 
 
-def _train_step(G, D, D_plain, opt_g, opt_d, real, config: TrainConfig, ada: AdaptiveP, autocast, dist: Dist) -> dict[str, float]:
+def _train_step(G_run, D_run, G, D, opt_g, opt_d, real, config: TrainConfig, ada: AdaptiveP, autocast, dist: Dist) -> dict[str, float]:
+    """One discriminator and one generator update. `G_run`/`D_run` may be compiled; `G`/`D` own the weights."""
     n = real.shape[0]
     z = torch.randn(n, config.z_dim, device=real.device)
     fastgan = config.arch == "fastgan"
     part = int(torch.randint(0, 4, (1,)))
+    d_params = [p for p in D.parameters() if p.requires_grad]
 
     # Discriminator: hinge on augmented reals and fakes, and (FastGAN) reconstruct the reals.
     with autocast:
-        fake = G(z)
+        fake = G_run(z)
         real_aug = diff_augment(real, ada.p, config.augment)
         fake_aug = diff_augment(fake.detach(), ada.p, config.augment)
         if fastgan:
-            logits_real, rec_whole, rec_part = D(real_aug, part=part)
-            want_whole, want_part = reconstruction_targets(real_aug, D_plain.rec_res, part)
+            logits_real, rec_whole, rec_part = D_run(real_aug, part=part)
+            want_whole, want_part = reconstruction_targets(real_aug, D.rec_res, part)
             loss_rec = F.l1_loss(rec_whole.float(), want_whole.float()) + F.l1_loss(rec_part.float(), want_part.float())
         else:
-            logits_real, loss_rec = D(real_aug), torch.zeros((), device=real.device)
-        logits_fake = D(fake_aug)
+            logits_real, loss_rec = D_run(real_aug), torch.zeros((), device=real.device)
+        logits_fake = D_run(fake_aug)
         loss_d = F.relu(1 - logits_real.float()).mean() + F.relu(1 + logits_fake.float()).mean() + config.recon_weight * loss_rec
     opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
+    _average_gradients(d_params, dist)
     opt_d.step()
     ada.observe(float(_all_mean(logits_real.detach().float().sign().mean(), dist)))
 
-    # Generator: make the discriminator call the (augmented) fakes real.
+    # Generator: make the discriminator call the (augmented) fakes real; D's own gradients are not needed.
+    for p in d_params:
+        p.requires_grad_(False)
     with autocast:
-        loss_g = -D(diff_augment(fake, ada.p, config.augment)).float().mean()
+        loss_g = -D_run(diff_augment(fake, ada.p, config.augment)).float().mean()
     opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
+    for p in d_params:
+        p.requires_grad_(True)
+    _average_gradients([p for p in G.parameters() if p.grad is not None], dist)
     opt_g.step()
     return {"loss_d": float(loss_d.detach()), "loss_g": float(loss_g.detach()), "loss_rec": float(loss_rec.detach()), "logits_real": float(logits_real.detach().float().mean())}
+
+
+def _average_gradients(params: list[nn.Parameter], dist: Dist) -> None:
+    """Data parallelism under torchrun: every process steps with the gradient averaged over all of them.
+
+    Done by hand rather than with DDP because a GAN step runs the discriminator several times before
+    one backward pass, which DDP's hooks do not allow.
+    """
+    if dist.world == 1:
+        return
+    import torch.distributed as tdist
+    from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
+
+    grads = [p.grad for p in params if p.grad is not None]
+    flat = _flatten_dense_tensors(grads)
+    tdist.all_reduce(flat)
+    flat /= dist.world
+    for g, synced in zip(grads, _unflatten_dense_tensors(flat, grads)):
+        g.copy_(synced)
 
 
 def _all_mean(value: torch.Tensor, dist: Dist) -> torch.Tensor:

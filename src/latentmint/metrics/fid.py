@@ -201,7 +201,7 @@ def fid_from_features(a: np.ndarray, b: np.ndarray) -> float:
     """Fréchet distance between Gaussians fitted to two feature sets, in float64 (as pytorch-fid)."""
     mu1, mu2 = a.mean(0), b.mean(0)
     s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean, _ = scipy.linalg.sqrtm(s1 @ s2, disp=False)
+    covmean = scipy.linalg.sqrtm(s1 @ s2)
     if not np.isfinite(covmean).all():  # singular product: nudge both covariances, as the reference does
         offset = np.eye(s1.shape[0]) * 1e-6
         covmean = scipy.linalg.sqrtm((s1 + offset) @ (s2 + offset))

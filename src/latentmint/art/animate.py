@@ -1,0 +1,58 @@
+"""Encoding a walk's frames: GIF (one shared palette, no dithering: small and steady), WebP, MP4 (H.264 via PyAV)."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image
+
+from latentmint.errors import LatentmintError
+
+FORMATS = ("gif", "webp", "mp4")
+
+
+def _shared_palette(frames: list[Image.Image]) -> Image.Image:
+    """A 256-colour palette fitted to a strip of frames sampled across the whole walk."""
+    step = max(1, len(frames) // 16)
+    sample = frames[::step]
+    w, h = sample[0].size
+    strip = Image.new("RGB", (w, h * len(sample)))
+    for i, frame in enumerate(sample):
+        strip.paste(frame, (0, i * h))
+    return strip.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+
+
+def encode(frames: list[Image.Image], fmt: str, fps: int = 24) -> bytes:
+    if fmt not in FORMATS:
+        raise LatentmintError(f"format {fmt!r}: choose {', '.join(FORMATS)}")
+    buf = io.BytesIO()
+    duration = round(1000 / fps)
+    if fmt == "gif":
+        palette = _shared_palette(frames)
+        indexed = [f.quantize(palette=palette, dither=Image.Dither.NONE) for f in frames]
+        indexed[0].save(buf, "GIF", save_all=True, append_images=indexed[1:], duration=duration, loop=0, optimize=False, disposal=1)
+    elif fmt == "webp":
+        frames[0].save(buf, "WEBP", save_all=True, append_images=frames[1:], duration=duration, loop=0, quality=85, method=4)
+    else:
+        _encode_mp4(frames, fps, buf)
+    return buf.getvalue()
+
+
+def _encode_mp4(frames: list[Image.Image], fps: int, buf: io.BytesIO) -> None:
+    try:
+        import av
+    except ImportError as exc:  # pragma: no cover - av is a dependency
+        raise LatentmintError("MP4 needs PyAV: pip install av") from exc
+    w, h = frames[0].size
+    with av.open(buf, mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height = w + w % 2, h + h % 2
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": "18", "preset": "medium"}
+        for frame in frames:
+            if frame.size != (stream.width, stream.height):
+                frame = frame.resize((stream.width, stream.height), Image.LANCZOS)
+            for packet in stream.encode(av.VideoFrame.from_image(frame)):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
