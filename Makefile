@@ -22,6 +22,7 @@ demo: $(STAMP)
 	$(BIN)/latentmint demo --studio $(STUDIO) $(if $(PHOTOS),--photos $(PHOTOS),)
 
 test: $(STAMP)
+	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

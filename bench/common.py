@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import statistics
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +30,32 @@ def machine() -> dict[str, Any]:
     }
 
 
+def shared_dataset(name: str) -> Path:
+    path = SHARED / "datasets" / name
+    if not path.is_dir():
+        raise SystemExit(f"{path}: not found (set LATENTMINT_SHARED to the folder holding datasets/)")
+    return path
+
+
+def utk_studio(folder: Path, resolution: int, count: int | None = None):
+    """A studio in `folder` whose dataset "faces" holds the first `count` utk540 faces (all when None)."""
+    from latentmint.data.ingest import IngestOptions, ingest
+    from latentmint.studio import init_studio
+
+    photos = folder / "photos"
+    photos.mkdir()
+    for src in sorted(shared_dataset("utk540").glob("*.jpg"))[:count]:
+        shutil.copy(src, photos / src.name)
+    studio = init_studio(folder / "studio")
+    ingest(photos, studio, "faces", IngestOptions(resolution=resolution, aligned=True))
+    return studio
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
 def write_result(name: str, rows: list[dict[str, Any]], **extra: Any) -> Path:
     path = RESULTS / f"{name}.json"
-    atomic_write_json(path, {"benchmark": name, "when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine(), **extra, "rows": rows})
+    atomic_write_json(path, {"benchmark": name, "when": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(), **extra, "rows": rows})
     return path

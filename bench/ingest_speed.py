@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import SHARED, median, write_result
+from bench.common import median, shared_dataset, write_result
 from latentmint.data.ingest import IngestOptions, ingest
 from latentmint.studio import init_studio
 
@@ -18,9 +18,7 @@ TARGET = 10.0
 
 
 def run(repeats: int = 3) -> list[dict]:
-    photos = SHARED / "datasets" / "london"
-    if not photos.is_dir():
-        raise SystemExit(f"{photos}: not found (set LATENTMINT_SHARED)")
+    photos = shared_dataset("london")
     rows = []
     for workers in (1, 0):
         rates = []

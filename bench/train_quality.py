@@ -14,31 +14,25 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from bench.common import RESULTS, SHARED, write_result
-from latentmint.data.ingest import IngestOptions, ingest
+from bench.common import RESULTS, shared_dataset, utk_studio, write_result
 from latentmint.gan.config import make_config
 from latentmint.gan.train import train
 from latentmint.metrics.evaluate import evaluate_run
-from latentmint.studio import init_studio
 
 STEPS = 2600
 TARGET_S = 30 * 60
 
 
 def run() -> list[dict]:
-    utk, ref = SHARED / "datasets" / "utk540", SHARED / "datasets" / "utk-ref2000"
-    for folder in (utk, ref):
-        if not folder.is_dir():
-            raise SystemExit(f"{folder}: not found (set LATENTMINT_SHARED)")
+    ref = shared_dataset("utk-ref2000")
     rows, grids = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        studio = init_studio(Path(tmp) / "studio")
-        ingest(utk, studio, "utk540", IngestOptions(resolution=64, aligned=True))
+        studio = utk_studio(Path(tmp), 64)
         start = time.monotonic()
-        fast = train(studio, "utk540", "fastgan", make_config("faces-64-cpu", {"steps": STEPS}))
+        fast = train(studio, "faces", "fastgan", make_config("faces-64-cpu", {"steps": STEPS}))
         fast_s = time.monotonic() - start
         start = time.monotonic()
-        base = train(studio, "utk540", "dcgan", make_config("dcgan-64", {"steps": 10**9, "time_budget_s": fast_s}))
+        base = train(studio, "faces", "dcgan", make_config("dcgan-64", {"steps": 10**9, "time_budget_s": fast_s}))
         base_s = time.monotonic() - start
         for label, result, seconds in (("FastGAN faces-64-cpu", fast, fast_s), ("DCGAN (same wall time)", base, base_s)):
             scores = evaluate_run(result.run, ref, samples=2000)

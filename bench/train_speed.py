@@ -5,17 +5,14 @@ Each case trains 15 steps on 40 faces of ../shared/datasets/utk540 and reports t
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from pathlib import Path
 
 import torch
 
-from bench.common import SHARED, write_result
-from latentmint.data.ingest import IngestOptions, ingest
+from bench.common import utk_studio, write_result
 from latentmint.gan.config import make_config
 from latentmint.gan.train import train
-from latentmint.studio import init_studio
 
 STEPS = 15
 
@@ -28,18 +25,10 @@ def cases() -> list[tuple[str, str]]:
 
 
 def run() -> list[dict]:
-    utk = SHARED / "datasets" / "utk540"
-    if not utk.is_dir():
-        raise SystemExit(f"{utk}: not found (set LATENTMINT_SHARED)")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        photos = Path(tmp) / "faces"
-        photos.mkdir()
-        for src in sorted(utk.glob("*.jpg"))[:40]:
-            shutil.copy(src, photos / src.name)
-        studio = init_studio(Path(tmp) / "studio")
         top = max(make_config(p, {}).resolution for p, _ in cases())
-        ingest(photos, studio, "faces", IngestOptions(resolution=top, aligned=True))
+        studio = utk_studio(Path(tmp), top, count=40)
         for preset, device in cases():
             config = make_config(preset, {"steps": STEPS, "device": device, "sample_every": 10**6, "ckpt_every": 10**6, "eval_samples": 16})
             result = train(studio, "faces", f"{preset}-{device}", config)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,14 @@ def dataset_or_skip(name: str) -> Path:
     if not path.is_dir():
         pytest.skip(f"{path} not present (set LATENTMINT_SHARED to the folder holding datasets/)")
     return path
+
+
+def copy_faces(source: Path, dest: Path, count: int) -> Path:
+    """A photos folder holding the first `count` JPEGs of `source` (datasets are read-only; tests add to copies)."""
+    dest.mkdir(parents=True)
+    for src in sorted(source.glob("*.jpg"))[:count]:
+        shutil.copy(src, dest / src.name)
+    return dest
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from latentmint.gan.config import make_config
 from latentmint.gan.train import train
 from latentmint.studio import Studio, init_studio
 
-from conftest import dataset_or_skip
+from conftest import copy_faces, dataset_or_skip
 
 pytestmark = pytest.mark.slow
 TINY = {"ngf": 8, "ndf": 8, "batch": 4, "steps": 40, "sample_every": 100, "ckpt_every": 100, "eval_samples": 8, "sample_seeds": 4}
@@ -33,12 +33,8 @@ TINY = {"ngf": 8, "ndf": 8, "batch": 4, "steps": 40, "sample_every": 100, "ckpt_
 def art_studio(tmp_path_factory: pytest.TempPathFactory) -> Studio:
     utk = dataset_or_skip("utk540")
     root = tmp_path_factory.mktemp("art")
-    photos = root / "faces"
-    photos.mkdir()
-    for src in sorted(utk.glob("*.jpg"))[:24]:
-        shutil.copy(src, photos / src.name)
     studio = init_studio(root / "studio")
-    ingest(photos, studio, "faces", IngestOptions(resolution=64, aligned=True, workers=1))
+    ingest(copy_faces(utk, root / "faces", 24), studio, "faces", IngestOptions(resolution=64, aligned=True, workers=1))
     train(studio, "faces", "run", make_config("faces-64-cpu", TINY))
     train(studio, "faces", "base", make_config("dcgan-64", {**TINY, "ngf": 8, "ndf": 8}))
     return studio

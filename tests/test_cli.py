@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,8 @@ from typer.main import get_command
 from typer.testing import CliRunner
 
 from latentmint.cli import app
+
+from conftest import copy_faces
 
 runner = CliRunner()
 VERBS = sorted(get_command(app).commands)  # type: ignore[attr-defined]
@@ -51,10 +52,7 @@ def test_a_failed_job_exits_1_with_one_line(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_ingest_json_is_one_document(london: Path, tmp_path: Path) -> None:
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for src in sorted(london.glob("*.jpg"))[:3]:
-        shutil.copy(src, photos / src.name)
+    photos = copy_faces(london, tmp_path / "photos", 3)
     (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 definitely not finished")
     assert latentmint("init", str(tmp_path / "s")).returncode == 0
     result = latentmint("ingest", str(photos), "--name", "mine", "--resolution", "64", "--json", cwd=tmp_path / "s")
@@ -68,10 +66,7 @@ def test_ingest_json_is_one_document(london: Path, tmp_path: Path) -> None:
 
 def tiny_studio(utk540: Path, tmp_path: Path, faces: int = 20) -> tuple[Path, Path]:
     """A studio with dataset `f`: `faces` aligned UTK faces at 64 px. Returns (studio, photos)."""
-    photos = tmp_path / "faces"
-    photos.mkdir()
-    for src in sorted(utk540.glob("*.jpg"))[:faces]:
-        shutil.copy(src, photos / src.name)
+    photos = copy_faces(utk540, tmp_path / "faces", faces)
     studio = tmp_path / "s"
     assert latentmint("init", str(studio)).returncode == 0
     assert latentmint("ingest", str(photos), "--name", "f", "--aligned", "--resolution", "64", "--studio", str(studio)).returncode == 0

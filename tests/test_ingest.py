@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import struct
@@ -21,7 +20,7 @@ from latentmint.errors import LatentmintError
 from latentmint.files import sha256_file
 from latentmint.studio import Studio, init_studio
 
-from conftest import dataset_or_skip
+from conftest import copy_faces, dataset_or_skip
 
 pytestmark = pytest.mark.slow
 
@@ -211,10 +210,7 @@ def test_awkward_formats_decode_to_true_colours(crafted, studio: Studio, tmp_pat
 
 
 def test_interrupted_run_loads_and_resumes(london: Path, studio: Studio, tmp_path: Path) -> None:
-    photos = tmp_path / "few"
-    photos.mkdir()
-    for src in sorted(london.glob("*.jpg"))[:6]:
-        shutil.copy(src, photos / src.name)
+    photos = copy_faces(london, tmp_path / "few", 6)
 
     def stop_after_two(done: int, total: int) -> None:
         if done == 2:
@@ -230,12 +226,8 @@ def test_interrupted_run_loads_and_resumes(london: Path, studio: Studio, tmp_pat
 
 
 def test_aligned_input_only_resizes(utk540: Path, studio: Studio, tmp_path: Path) -> None:
-    photos = tmp_path / "utk"
-    photos.mkdir()
-    sources = sorted(utk540.glob("*.jpg"))[:40]
-    for src in sources:
-        shutil.copy(src, photos / src.name)
-    shutil.copy(sources[0], photos / "again.jpg")
+    photos = copy_faces(utk540, tmp_path / "utk", 40)
+    shutil.copy(sorted(photos.glob("*.jpg"))[0], photos / "again.jpg")
     report = ingest(photos, studio, "utk", IngestOptions(resolution=64, aligned=True))
     dataset = Dataset.load(studio.datasets / "utk")
     assert dataset.aligned_input and len(dataset.faces) == len(report.kept) >= 38

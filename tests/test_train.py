@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -18,16 +17,14 @@ from latentmint.gan.networks import Discriminator, Generator
 from latentmint.gan.train import train
 from latentmint.studio import Studio
 
+from conftest import copy_faces
+
 TINY = {"ngf": 8, "ndf": 8, "batch": 4, "sample_every": 2, "ckpt_every": 100, "eval_samples": 16, "sample_seeds": 4}
 
 
 @pytest.fixture
 def tiny_studio(studio: Studio, utk540: Path, tmp_path: Path) -> Studio:
-    photos = tmp_path / "faces"
-    photos.mkdir()
-    for src in sorted(utk540.glob("*.jpg"))[:24]:
-        shutil.copy(src, photos / src.name)
-    ingest(photos, studio, "tiny", IngestOptions(resolution=64, aligned=True, workers=1))
+    ingest(copy_faces(utk540, tmp_path / "faces", 24), studio, "tiny", IngestOptions(resolution=64, aligned=True, workers=1))
     return studio
 
 

@@ -1,9 +1,15 @@
-"""Encoding a walk's frames: GIF (one shared palette, no dithering: small and steady), WebP, MP4 (H.264 via PyAV)."""
+"""Encoding a walk's frames: GIF, WebP, or MP4 (H.264 through PyAV, whose wheel ships FFmpeg).
+
+GIF keeps small and steady with one palette fitted to the whole walk (no flicker between frames), no
+dithering (dither noise defeats LZW), and every pixel whose colour index did not change since the
+previous frame written as transparent, which LZW packs into almost nothing.
+"""
 
 from __future__ import annotations
 
 import io
 
+import numpy as np
 from PIL import Image
 
 from latentmint.errors import LatentmintError
@@ -11,15 +17,35 @@ from latentmint.errors import LatentmintError
 FORMATS = ("gif", "webp", "mp4")
 
 
+TRANSPARENT = 255  # palette slot kept free for "unchanged since the previous frame"
+
+
 def _shared_palette(frames: list[Image.Image]) -> Image.Image:
-    """A 256-colour palette fitted to a strip of frames sampled across the whole walk."""
+    """A 255-colour palette fitted to a strip of frames sampled across the whole walk."""
     step = max(1, len(frames) // 16)
     sample = frames[::step]
     w, h = sample[0].size
     strip = Image.new("RGB", (w, h * len(sample)))
     for i, frame in enumerate(sample):
         strip.paste(frame, (0, i * h))
-    return strip.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    return strip.quantize(colors=TRANSPARENT, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+
+
+def _gif(frames: list[Image.Image], duration: int, buf: io.BytesIO) -> None:
+    palette = _shared_palette(frames)
+    colours = palette.getpalette()[: TRANSPARENT * 3] + [0, 0, 0]
+    out, previous = [], None
+    for frame in frames:
+        index = np.asarray(frame.quantize(palette=palette, dither=Image.Dither.NONE))
+        delta = index.copy()
+        if previous is not None:
+            delta[index == previous] = TRANSPARENT
+        previous = index
+        im = Image.fromarray(delta, "P")
+        im.putpalette(colours)
+        out.append(im)
+    # disposal 1: each frame is drawn over the last, so transparent pixels show what was there
+    out[0].save(buf, "GIF", save_all=True, append_images=out[1:], duration=duration, loop=0, transparency=TRANSPARENT, disposal=1, optimize=False)
 
 
 def encode(frames: list[Image.Image], fmt: str, fps: int = 24) -> bytes:
@@ -28,9 +54,7 @@ def encode(frames: list[Image.Image], fmt: str, fps: int = 24) -> bytes:
     buf = io.BytesIO()
     duration = round(1000 / fps)
     if fmt == "gif":
-        palette = _shared_palette(frames)
-        indexed = [f.quantize(palette=palette, dither=Image.Dither.NONE) for f in frames]
-        indexed[0].save(buf, "GIF", save_all=True, append_images=indexed[1:], duration=duration, loop=0, optimize=False, disposal=1)
+        _gif(frames, duration, buf)
     elif fmt == "webp":
         frames[0].save(buf, "WEBP", save_all=True, append_images=frames[1:], duration=duration, loop=0, quality=85, method=4)
     else:
