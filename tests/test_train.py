@@ -144,3 +144,12 @@ def test_corrupt_and_foreign_checkpoints_are_refused_clearly(tmp_path: Path) -> 
         load_checkpoint(truncated)
     with pytest.raises(LatentmintError, match="not found"):
         load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_a_lower_resolution_trains_on_resampled_faces(studio: Studio, utk540: Path, tmp_path: Path) -> None:
+    ingest(copy_faces(utk540, tmp_path / "faces", 12), studio, "big", IngestOptions(resolution=128, aligned=True, workers=1))
+    result = train(studio, "big", "small", make_config("faces-64-cpu", {**TINY, "steps": 1}))
+    G, state = load_generator(result.checkpoint)
+    assert state["config"]["resolution"] == 64 and G(torch.randn(1, G.z_dim)).shape[-1] == 64
+    with pytest.raises(LatentmintError, match="faces are 128 px"):
+        train(studio, "big", "too-big", make_config("faces-256-cpu", {**TINY, "steps": 1}))

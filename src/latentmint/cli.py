@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -226,8 +227,6 @@ def train(
         on_gpu = device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
         config = make_config(preset or pick_preset(res, "cuda" if on_gpu else "cpu"), {**overrides, "resolution": res})
         run_name = name or dataset
-    import os
-
     main_process = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports
     with training_bar((as_json and not err.is_terminal) or not main_process) as update:
         result = run_train(opened, dataset, run_name, config, resume=resume, resume_changes=overrides, init_from=init_from, progress=update)
@@ -306,7 +305,7 @@ def _works_table(title: str, works: list[Any]) -> Table:
         o, g = w.record.get("originality", {}), w.record["generation"]
         made = f"seed {g['seed']}" if "seed" in g else (f"mix {g['coarse']}x{g['fine']}" if "coarse" in g else f"walk {g['seeds']}")
         dist = "-" if o.get("identity_distance") is None else f"{o['identity_distance']:.2f}"
-        table.add_row(w.id, made, "[red]YES[/]" if o.get("near_copy") else "no", f"{'yes' if o.get('lookalike') else 'no'} ({dist})", str(w.file))
+        table.add_row(w.id, made, "[red]YES[/]" if o.get("near_copy") else "no", f"{'yes' if o.get('lookalike') else 'no'} ({dist})", os.path.relpath(w.file))
     return table
 
 

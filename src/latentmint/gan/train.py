@@ -242,7 +242,9 @@ def train(
             losses = _train_step(G_train, D_train, G, D, opt_g, opt_d, real, config, ada, autocast, dist)
             if config.augment:  # without augmentation there is no strength to adapt
                 ada.step(config.batch)
-            _ema_update(G_ema, G, config.ema_beta)
+            # Ramp the EMA up (as TensorFlow's num_updates and StyleGAN's ema_rampup do): early on, a
+            # 0.999 average would still be mostly the random initial weights.
+            _ema_update(G_ema, G, min(config.ema_beta, (1 + step) / (10 + step)))
             step += 1
             if cuda:
                 torch.cuda.synchronize(dist.device)
@@ -258,7 +260,11 @@ def train(
             if step % config.ckpt_every == 0:
                 checkpoint()
             if progress and dist.main:
-                progress(step, config.steps, stats)
+                total = config.steps
+                if config.time_budget_s:  # the bar ends where the budget will stop the run
+                    remaining = config.time_budget_s - (time.monotonic() - started)
+                    total = min(total, step + int(max(remaining, 0.0) / statistics.fmean(step_times[-50:])))
+                progress(step, total, stats)
     except KeyboardInterrupt:
         checkpoint()
         if dist.main:
