@@ -17,16 +17,23 @@ from latentmint.cli import app
 from conftest import copy_faces
 
 runner = CliRunner()
-VERBS = sorted(get_command(app).commands)  # type: ignore[attr-defined]
+def _verbs(group, prefix=()) -> list[tuple[str, ...]]:
+    out = []
+    for name, cmd in sorted(group.commands.items()):
+        out += _verbs(cmd, (*prefix, name)) if hasattr(cmd, "commands") else [(*prefix, name)]
+    return out
 
 
-def latentmint(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "latentmint", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+VERBS = _verbs(get_command(app))
 
 
-@pytest.mark.parametrize("verb", VERBS)
-def test_every_verb_has_help_and_the_common_options(verb: str) -> None:
-    result = runner.invoke(app, [verb, "--help"])
+def latentmint(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "latentmint", *args], capture_output=True, text=True, cwd=cwd, timeout=300, env=env, stdin=subprocess.DEVNULL)
+
+
+@pytest.mark.parametrize("verb", VERBS, ids=" ".join)
+def test_every_verb_has_help_and_the_common_options(verb: tuple[str, ...]) -> None:
+    result = runner.invoke(app, [*verb, "--help"])
     assert result.exit_code == 0
     assert "--studio" in result.output and "--json" in result.output
 
@@ -132,3 +139,20 @@ def test_generate_walk_and_originality_json(utk540: Path, tmp_path: Path) -> Non
     assert verdict["near_copy"] is True and verdict["nearest"][0].endswith(face.name)
     assert latentmint("walk", "r", "--seeds", "1,2", "--format", "avi", "--studio", str(studio)).returncode == 2
     assert latentmint("select", works[0]["id"], "--json", "--studio", str(studio)).returncode == 0
+
+
+def test_identity_create_and_show_json(tmp_path: Path) -> None:
+    studio = str(tmp_path / "s")
+    assert latentmint("init", studio).returncode == 0
+    no_password = {k: v for k, v in os.environ.items() if k != "LATENTMINT_PASSWORD"}
+    refused = latentmint("identity", "create", "--name", "Ada", "--studio", studio, env=no_password)
+    assert refused.returncode == 1 and "LATENTMINT_PASSWORD" in refused.stderr
+    env = {**no_password, "LATENTMINT_PASSWORD": "a long enough secret"}
+    made = latentmint("identity", "create", "--name", "Ada", "--json", "--studio", studio, env=env)
+    assert made.returncode == 0, made.stderr
+    doc = json.loads(made.stdout)
+    assert doc["name"] == "Ada" and doc["address"].startswith("0x") and len(doc["certificate_sha256"]) == 64
+    shown = latentmint("identity", "show", "--json", "--studio", studio)
+    assert json.loads(shown.stdout) == doc
+    assert "a long enough secret" not in made.stdout + made.stderr
+    assert latentmint("identity", "create", "--name", "Ada", "--studio", studio, env=env).returncode == 1

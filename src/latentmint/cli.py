@@ -444,6 +444,58 @@ def originality(
     out.print(f"memorisation rate {report['memorisation_rate']:.1%} and lookalike rate {report['lookalike_rate']:.1%} over {samples} samples; sheet: {report['sheet']}")
 
 
+identity_app = typer.Typer(help="The artist's identity: an Ethereum account and a signing certificate in keys/.", no_args_is_help=True)
+app.add_typer(identity_app, name="identity")
+
+
+def password(confirm: bool = False) -> str:
+    """From LATENTMINT_PASSWORD, else a hidden prompt; never echoed, logged or stored."""
+    value = os.environ.get("LATENTMINT_PASSWORD")
+    if value is not None:
+        return value
+    if not sys.stdin.isatty():
+        raise LatentmintError("no password: set LATENTMINT_PASSWORD or run in a terminal to be asked")
+    return typer.prompt("password for the studio's keys", hide_input=True, confirmation_prompt=confirm, err=True)
+
+
+@identity_app.command("create")
+@verb
+def identity_create(
+    name: Annotated[str, typer.Option("--name", help="Your name as it will appear on certificates.")],
+    import_key: Annotated[Optional[str], typer.Option("--import-key", help="Use this Ethereum private key (hex) instead of a new one.", show_default=False)] = None,
+    cert: Annotated[Optional[Path], typer.Option("--cert", help="A CA-issued certificate chain (PEM, leaf first) to sign with.", exists=True, dir_okay=False, show_default=False)] = None,
+    cert_key: Annotated[Optional[Path], typer.Option("--cert-key", help="The private key (PEM) of that certificate.", exists=True, dir_okay=False, show_default=False)] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace the studio's existing identity.")] = False,
+    studio: StudioOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create (or import) the studio's Ethereum account and content-credential certificate, encrypted with a password."""
+    from latentmint.provenance.identity import create_identity
+    from latentmint.studio import open_studio
+
+    opened = open_studio(studio)
+    made = create_identity(opened, name, password(confirm=True), private_key=import_key, cert_chain=cert, cert_key=cert_key, overwrite=force)
+    if as_json:
+        emit(made.to_json())
+        return
+    origin = "issued by the studio's own root CA" if made.self_issued else "imported"
+    out.print(f"identity [bold]{made.name}[/]\naddress: {made.address}\ncertificate sha256: {made.fingerprint} ({origin})\nkeys: {opened.keys}")
+
+
+@identity_app.command("show")
+@verb
+def identity_show(studio: StudioOpt = None, as_json: JsonOpt = False) -> None:
+    """Print the studio's address and certificate fingerprint (no password needed)."""
+    from latentmint.provenance.identity import load_identity
+    from latentmint.studio import open_studio
+
+    shown = load_identity(open_studio(studio))
+    if as_json:
+        emit(shown.to_json())
+        return
+    out.print(f"{shown.name}\naddress: {shown.address}\ncertificate sha256: {shown.fingerprint}")
+
+
 @app.command()
 @verb
 def demo(

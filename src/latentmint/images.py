@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -39,3 +40,25 @@ def sharpness(image: Image.Image) -> float:
     """Variance of the Laplacian over the centre of a 128 px grayscale copy: low means blurry."""
     gray = np.asarray(image.convert("L").resize((128, 128), Image.BOX), dtype=np.float64)
     return float(laplace(gray)[32:96, 32:96].var())
+
+
+def pyplot():
+    """matplotlib's pyplot on the Agg backend (files only: no display needed, none opened)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, path: Path) -> Path:
+    """Write a matplotlib figure as PNG, atomically, and free it."""
+    from latentmint.files import atomic_write_bytes
+
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=100)
+    pyplot().close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+    return path

@@ -17,7 +17,7 @@ from latentmint import __version__
 from latentmint.data.dataset import now_iso
 from latentmint.files import atomic_write_bytes, atomic_write_json
 from latentmint.gan.data import to_uint8
-from latentmint.images import grid, png_bytes
+from latentmint.images import grid, png_bytes, pyplot, save_figure
 
 FIELDS = ["step", "time", "loss_d", "loss_g", "loss_rec", "logits_real", "p", "rt", "images_per_s", "seconds_per_step", "swd_train", "fid_train", "kid_train"]
 LOG_EVERY = 10
@@ -48,7 +48,6 @@ class RunLog:
         self.root = root
         self.main = main
         self._tb = None
-        self._csv = None
         if main:
             (root / "samples").mkdir(parents=True, exist_ok=True)
             (root / "checkpoints").mkdir(parents=True, exist_ok=True)
@@ -137,8 +136,7 @@ class RunLog:
         cell = max(64, min(images.shape[-1], 128))
         path = self.root / "samples" / f"step-{step:06d}.png"
         atomic_write_bytes(path, png_bytes(grid(tiles, cell, columns=6)))
-        if self._tb is not None or self.main:
-            self._writer().add_images("samples", images[:16].float() / 255.0, step)
+        self._writer().add_images("samples", images[:16].float() / 255.0, step)
         return path
 
     def evaluate(self, step: int, G_ema: torch.nn.Module, images: torch.Tensor, config, inception=None) -> dict[str, float | None]:
@@ -162,11 +160,7 @@ class RunLog:
         path = self.root / "metrics.csv"
         if not path.exists():
             return None
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
+        plt = pyplot()
         with open(path) as f:
             rows = [r for r in csv.DictReader(f) if r.get("p")]  # training rows; evaluation rows hold metrics only
         steps = [int(r["step"]) for r in rows]
@@ -183,12 +177,4 @@ class RunLog:
         ax2.set_xlabel("step")
         ax2.grid(alpha=0.3)
         fig.suptitle(self.root.name)
-        fig.tight_layout()
-        import io
-
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=100)
-        plt.close(fig)
-        out = self.root / "loss.png"
-        atomic_write_bytes(out, buf.getvalue())
-        return out
+        return save_figure(fig, self.root / "loss.png")

@@ -93,15 +93,9 @@ def evaluate_and_record(run: Path, ref: Path, samples: int = 2000, inception: Pa
 
 def plot_evaluations(run: Path, history: list[dict[str, Any]]) -> Path:
     """eval.png: each metric against the training step at which it was measured."""
-    import io
+    from latentmint.images import pyplot, save_figure
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from latentmint.files import atomic_write_bytes
-
+    plt = pyplot()
     keys = [k for k in ("swd", "fid", "kid") if any(h.get(k) is not None for h in history)]
     fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.2), squeeze=False)
     for ax, key in zip(axes[0], keys):
@@ -111,10 +105,4 @@ def plot_evaluations(run: Path, history: list[dict[str, Any]]) -> Path:
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
     fig.suptitle(run.name)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    out = run / "eval.png"
-    atomic_write_bytes(out, buf.getvalue())
-    return out
+    return save_figure(fig, run / "eval.png")

@@ -1,0 +1,1 @@
+"""Identity and keys, the creativity record, C2PA content credentials."""
