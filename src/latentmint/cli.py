@@ -136,7 +136,7 @@ def ingest(
     min_face: Annotated[Optional[int], typer.Option(help="Smallest face to keep, as the side of its crop in source pixels (default: half the resolution).", min=1, show_default=False)] = None,
     min_size: Annotated[int, typer.Option(help="Smallest photo to read, shortest side in pixels.", min=1)] = 64,
     blur_threshold: Annotated[float, typer.Option(help="Reject faces whose sharpness (variance of the Laplacian) is under this; 0 keeps all.", min=0)] = 15.0,
-    max_pixels: Annotated[int, typer.Option(help="Refuse images with more pixels than this, from their header.", min=1)] = 100_000_000,
+    max_pixels: Annotated[int, typer.Option(help="Refuse images with more pixels than this, from their header.", min=1)] = 100_000_000,  # photos.MAX_PIXELS
     detector: Annotated[str, typer.Option(help="Face detector: hog (fast) or cnn (finds turned faces, slow on a CPU).")] = "hog",
     workers: Annotated[int, typer.Option(help="Worker processes (0: one per core).", min=0)] = 0,
     studio: StudioOpt = None,

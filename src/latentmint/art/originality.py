@@ -45,10 +45,10 @@ def score_image(studio: Studio, run: str, path: Path) -> Verdict:
     """Score any image file against a run's training set; photos are aligned first like the dataset."""
     model = open_model(studio, run)
     index = index_for(studio, model.info)
-    from latentmint.data.photos import Rejected, read_photo
+    from latentmint.data.photos import MAX_PIXELS, Rejected, read_photo
 
     try:
-        image = read_photo(path, max_pixels=100_000_000, min_size=16).image
+        image = read_photo(path, max_pixels=MAX_PIXELS, min_size=16).image
     except Rejected as rej:
         raise LatentmintError(f"{path}: {rej.detail}") from rej
     if image.width != image.height:  # a photo, not an aligned face: align it the way ingest did

@@ -89,8 +89,11 @@ class FaceAnalyzer:
         large = min(1.0, 4 * self.detect_size / max(h, w))
         passes = [(small, 0), (small, 1)] + ([(large, 0)] if large > 2 * small else [])
         found: list[tuple[tuple[int, int, int, int], float]] = []
+        scaled: dict[float, np.ndarray] = {}
         for scale, upsample in passes:
-            found = self._run_detector(_scaled(rgb, scale), upsample)
+            if scale not in scaled:  # the first two passes share one resized copy
+                scaled[scale] = _scaled(rgb, scale)
+            found = self._run_detector(scaled[scale], upsample)
             if found:
                 break
         faces = []
@@ -105,5 +108,6 @@ class FaceAnalyzer:
 
     def embed(self, rgb: np.ndarray, face: Face) -> np.ndarray:
         """The 128-d identity embedding (by dlib's convention, distance < 0.6 means the same person)."""
-        shape = self._landmarks(rgb, self._dlib.rectangle(*face.box))
+        points = [self._dlib.point(int(x), int(y)) for x, y in face.landmarks]  # already fitted by detect()
+        shape = self._dlib.full_object_detection(self._dlib.rectangle(*face.box), points)
         return np.asarray(self._embedder.compute_face_descriptor(rgb, shape), dtype=np.float32)

@@ -23,7 +23,7 @@ from latentmint.data.align import align_face, ffhq_quad, quad_size
 from latentmint.data.credits import Credits
 from latentmint.data.dataset import Dataset, dataset_dir, now_iso
 from latentmint.data.dedupe import NearDuplicateIndex, phash
-from latentmint.data.photos import Reason, Rejected, find_photos, read_photo
+from latentmint.data.photos import MAX_PIXELS, Reason, Rejected, find_photos, read_photo
 from latentmint.errors import LatentmintError
 from latentmint.files import atomic_write_bytes, atomic_write_json, sha256_bytes, sha256_file
 from latentmint.images import grid, png_bytes, sharpness
@@ -50,7 +50,7 @@ class IngestOptions:
     min_size: int = 64  # shortest side of a photo, px
     min_face: int | None = None  # side of the face's crop quad in source px; None: half the resolution
     blur_threshold: float = 15.0  # minimum sharpness of the aligned face; 0 disables the check
-    max_pixels: int = 100_000_000  # refuse larger images from their header, before decoding
+    max_pixels: int = MAX_PIXELS  # refuse larger images from their header, before decoding
     detector: str = "hog"
     detect_size: int = 512
     workers: int = 0  # 0: one per core

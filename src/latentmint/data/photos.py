@@ -22,6 +22,8 @@ try:  # HEIC/HEIF (iPhone photos) through the maintained pillow-heif wheel
 except ImportError:  # pragma: no cover - pillow-heif is a dependency, but ingest works without it
     pass
 
+MAX_PIXELS = 100_000_000  # default limit: larger images are refused from their header, before decoding
+
 IMAGE_SUFFIXES = {
     ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".tif", ".tiff", ".bmp", ".dib",
     ".pgm", ".ppm", ".pbm", ".pnm", ".heic", ".heif", ".gif",

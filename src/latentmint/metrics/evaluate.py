@@ -29,13 +29,13 @@ def generate_uint8(G: torch.nn.Module, n: int, seed: int, batch: int = 64) -> to
 
 def load_reference(folder: Path, resolution: int, limit: int | None = None) -> torch.Tensor:
     """Reference photos (any size; centre-cropped square, resized) as uint8 (N, 3, R, R)."""
-    from latentmint.data.photos import Rejected, find_photos, read_photo
+    from latentmint.data.photos import MAX_PIXELS, Rejected, find_photos, read_photo
 
     files = find_photos(folder)[:limit] if limit else find_photos(folder)
     out = []
     for path in files:
         try:
-            im = read_photo(path, max_pixels=100_000_000, min_size=16).image
+            im = read_photo(path, max_pixels=MAX_PIXELS, min_size=16).image
         except Rejected:
             continue
         side = min(im.size)

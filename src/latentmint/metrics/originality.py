@@ -118,6 +118,7 @@ class OriginalityIndex:
         self.names = [str(p.relative_to(dataset.root.parents[1])) for p in self.paths]  # datasets/NAME/faces/...
         cache = dataset.root / "originality.npz"
         key = dataset.content_hash()
+        self._embedder: IdentityEmbedder | None = None  # dlib's models load once, on first need
         loaded = _load_cache(cache, key)
         if loaded is None:
             loaded = self._build(progress)
@@ -125,16 +126,20 @@ class OriginalityIndex:
             np.savez(buf, hash=np.array(key), signatures=loaded[0].numpy(), identities=loaded[1])
             atomic_write_bytes(cache, buf.getvalue())
         self.signatures, self.identities = loaded
-        self._embedder: IdentityEmbedder | None = None
+
+    @property
+    def embedder(self) -> IdentityEmbedder:
+        if self._embedder is None:
+            self._embedder = IdentityEmbedder()
+        return self._embedder
 
     def _build(self, progress) -> tuple[torch.Tensor, np.ndarray]:
-        embedder = IdentityEmbedder()
         signatures, identities = [], []
         for i, path in enumerate(self.paths):
             with Image.open(path) as im:
                 im = im.convert("RGB")
                 signatures.append(_signature(im))
-                identities.append(embedder.embed(im))
+                identities.append(self.embedder.embed(im))
             if progress:
                 progress(i + 1, len(self.paths))
         return torch.cat(signatures), np.stack(identities).astype(np.float32)
@@ -143,9 +148,7 @@ class OriginalityIndex:
         image = image.convert("RGB")
         ncc = _best_ncc(_signature(image), self.signatures)
         order = torch.argsort(ncc, descending=True)[:k].tolist()
-        if self._embedder is None:
-            self._embedder = IdentityEmbedder()
-        emb = self._embedder.embed(image)
+        emb = self.embedder.embed(image)
         dist = np.linalg.norm(self.identities - emb, axis=1)
         near_id = np.argsort(dist)[:k].tolist()
         best = float(ncc[order[0]])
