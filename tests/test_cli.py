@@ -139,6 +139,22 @@ def test_generate_walk_and_originality_json(utk540: Path, tmp_path: Path) -> Non
     assert verdict["near_copy"] is True and verdict["nearest"][0].endswith(face.name)
     assert latentmint("walk", "r", "--seeds", "1,2", "--format", "avi", "--studio", str(studio)).returncode == 2
     assert latentmint("select", works[0]["id"], "--json", "--studio", str(studio)).returncode == 0
+    env = {**os.environ, "LATENTMINT_PASSWORD": "a long enough secret"}
+    assert latentmint("identity", "create", "--name", "Ada", "--studio", str(studio), env=env).returncode == 0
+    wrong = latentmint("certify", works[0]["id"], "--json", "--studio", str(studio), env={**env, "LATENTMINT_PASSWORD": "nope"})
+    assert wrong.returncode == 1 and "wrong password" in wrong.stderr and json.loads(wrong.stdout)["error"]
+    assert not list((studio / "works" / works[0]["id"]).glob("certified*"))
+    certified = latentmint("certify", works[0]["id"], "--json", "--studio", str(studio), env=env)
+    assert certified.returncode == 0, certified.stderr
+    doc = json.loads(certified.stdout)
+    assert doc["work"] == works[0]["id"] and Path(doc["file"]).is_file()
+    inspected = latentmint("inspect", doc["file"], "--json", "--studio", str(studio))
+    found = json.loads(inspected.stdout)
+    assert found["credentials"] == "valid" and found["trusted"] and found["reason"] is None
+    assert found["creator_address"].startswith("0x") and found["digital_source_type"].endswith("trainedAlgorithmicMedia")
+    assert found["record"]["work"]["id"] == works[0]["id"] and found["signer"] == "Ada"
+    plain = json.loads(latentmint("inspect", works[1]["path"], "--json").stdout)
+    assert plain["credentials"] == "none" and plain["record"] is None
 
 
 def test_identity_create_and_show_json(tmp_path: Path) -> None:

@@ -498,13 +498,99 @@ def identity_show(studio: StudioOpt = None, as_json: JsonOpt = False) -> None:
 
 @app.command()
 @verb
+def edit(
+    work: Annotated[str, typer.Argument(help="Work ID (works/ID).")],
+    edited: Annotated[Path, typer.Argument(help="The edited file (PNG, JPEG, GIF, WebP or MP4) you made from the work in another program.", exists=True, dir_okay=False)],
+    note: Annotated[str, typer.Option("--note", help="What you changed, in plain words: it goes into the certificate.")],
+    tool: Annotated[Optional[str], typer.Option("--tool", help="The program you edited with, e.g. Krita.", show_default=False)] = None,
+    studio: StudioOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Declare an edit made outside latentmint; the edited file is what `certify` then signs, with the generated image as its parent."""
+    from latentmint.art.works import load_work
+    from latentmint.provenance.record import declare_edit
+    from latentmint.studio import open_studio
+
+    opened = open_studio(studio)
+    target = load_work(opened, work)
+    entry = declare_edit(opened, target, edited, note, tool)
+    if as_json:
+        emit({"work": target.id, "file": str(target.root / entry["file"]), "sha256": entry["sha256"]})
+        return
+    out.print(f"{target.id}: edit {entry['file']} declared ({entry['note']})")
+
+
+@app.command()
+@verb
+def certify(
+    works: Annotated[list[str], typer.Argument(help="Work IDs (works/ID); `all` for every work not yet certified.")],
+    allow_near_copy: Annotated[bool, typer.Option("--allow-near-copy", help="Certify works flagged as near copies of a training photo (the certificate says so).")] = False,
+    code: Annotated[Optional[list[Path]], typer.Option("--code", help="A file or folder of code you wrote and used (hashed into the record; repeatable).", exists=True, show_default=False)] = None,
+    training_mining: Annotated[Optional[str], typer.Option("--training-mining", help="May others train AI on or mine these works: notAllowed, allowed or constrained (default: the studio's setting).", show_default=False)] = None,
+    studio: StudioOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Embed signed content credentials (C2PA) in each work: what the AI made, what you did, which photos taught the model."""
+    from latentmint.art.works import list_works, load_work
+    from latentmint.provenance.certify import certify_work
+    from latentmint.provenance.identity import load_identity, unlock
+    from latentmint.studio import open_studio
+
+    opened = open_studio(studio)
+    load_identity(opened)  # no identity: say so before asking for a password
+    chosen = [w for w in list_works(opened) if not w.record.get("certificate")] if works == ["all"] else [load_work(opened, w) for w in works]
+    keys = unlock(opened, password())
+    done = []
+    with progress_bar("certify", quiet=as_json and not err.is_terminal) as update:
+        for i, w in enumerate(chosen):
+            done.append(certify_work(opened, w, keys, allow_near_copy=allow_near_copy, code=code or [], training_mining=training_mining))
+            update(i + 1, len(chosen))
+    if as_json:
+        files = [{"work": w.id, "file": str(w.root / w.record["certificate"]["file"]), "new": new} for w, new in done]
+        emit(files[0] if len(files) == 1 else {"certified": files})
+        return
+    for w, new in done:
+        c = w.record["certificate"]
+        out.print(f"{w.id}: {'certified' if new else 'already certified'} -> {os.path.relpath(w.root / c['file'])}\n  {c['summary']}")
+
+
+@app.command()
+@verb
+def inspect(
+    file: Annotated[Path, typer.Argument(help="Any PNG, JPEG, GIF, WebP or MP4 file.", exists=True, dir_okay=False)],
+    trust: Annotated[Optional[list[Path]], typer.Option("--trust", help="A root certificate (PEM) to trust besides the studio's own (repeatable).", show_default=False)] = None,
+    studio: StudioOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Read and validate a file's content credentials: signature, binding to the pixels, signer, creator, creativity record."""
+    from latentmint.provenance.certify import trust_anchors
+    from latentmint.provenance.credentials import inspect_file
+    from latentmint.studio import find_studio_root, open_studio
+
+    root = studio or find_studio_root(Path.cwd())
+    found = inspect_file(file, trust_anchors(open_studio(root) if root else None, trust or []))
+    if as_json:
+        emit(found.to_json())
+    else:
+        colour = {"valid": "green", "invalid": "red", "none": "yellow"}[found.credentials]
+        out.print(f"{file}: credentials [{colour}]{found.credentials}[/]" + (" (trusted signer)" if found.trusted else ""))
+        if found.reason:
+            out.print(f"  {found.reason}")
+        if found.signer:
+            out.print(f"  signed by {found.signer}; creator address {found.creator_address or '-'}\n  source: {found.digital_source_type or '-'}")
+        if found.record:
+            out.print(f"  {found.record.get('summary', '')}")
+
+
+@app.command()
+@verb
 def demo(
     photos: Annotated[Optional[Path], typer.Option(help="Folder of photos (default: ../shared/datasets/london when present).", show_default=False)] = None,
     studio: Annotated[Path, typer.Option("--studio", help="Studio folder for the demo (created, or resumed when it exists).")] = Path("demo-studio"),
     train_time: Annotated[str, typer.Option("--train-time", help="How long to train the 64 px model, e.g. 4m.")] = "4m",
     as_json: JsonOpt = False,
 ) -> None:
-    """Run every stage that exists, end to end, on a demo studio: ingest, train, generate, walk."""
+    """Run every stage that exists, end to end, on a demo studio: identity, ingest, train, generate, walk, select, certify."""
     from contextlib import ExitStack
 
     from latentmint.demo import run_demo
@@ -522,7 +608,8 @@ def demo(
     trained = result.train.to_json() if result.train else None
     if as_json:
         works = [{**_work_json(w), "seed": w.record["generation"]["seed"]} for w in result.works]
-        emit({"studio": str(result.studio.root), "ingest": result.ingest.to_json(), "train": trained, "works": works, "walk": _work_json(result.walk)})
+        certified = [{"work": w.id, "file": str(w.root / w.record["certificate"]["file"])} for w in result.certified]
+        emit({"studio": str(result.studio.root), "ingest": result.ingest.to_json(), "train": trained, "works": works, "walk": _work_json(result.walk), "certified": certified})
         return
     print_ingest_report(result.ingest)
     out.print(_works_table(f"{len(result.works)} works and a walk", [*result.works, result.walk]))
@@ -537,6 +624,8 @@ def demo(
     table.add_row("loss curve", str(run / "loss.png"))
     table.add_row("works", str(result.studio.works))
     table.add_row("latent walk", str(result.walk.file))
+    table.add_row("certified", f"{len(result.certified)} works (works/ID/certified.*); check one with `latentmint inspect FILE`")
+    table.add_row("summary", result.certified[0].record["certificate"]["summary"] if result.certified else "-")
     out.print(table)
 
 

@@ -1,28 +1,36 @@
 """The main job end to end on a demo studio: every stage that exists so far, rerunnable.
 
-Today: ingest the photos, train the 64 px CPU preset for a bounded time, generate 16 works and a looping
-latent walk, each checked for originality. Later stages (certify, mint, verify, market) extend `run_demo`.
+Today: create the artist's identity, ingest the photos, train the 64 px CPU preset for a bounded time,
+generate 16 works and a looping latent walk (each checked for originality), keep 12 of the 16, and certify
+those and the walk. Later stages (mint, verify, market) extend `run_demo`.
 A rerun resumes an unfinished run and skips finished work (works are found again by their IDs).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from latentmint.art.generate import generate, walk
-from latentmint.art.works import Work
+from latentmint.art.works import Work, load_work, select_works
 from latentmint.data.ingest import IngestOptions, IngestReport, ingest
 from latentmint.errors import LatentmintError
 from latentmint.gan.config import make_config
 from latentmint.gan.train import TrainResult, train
+from latentmint.provenance.certify import certify_work
+from latentmint.provenance.identity import create_identity, unlock
 from latentmint.studio import Studio, init_studio
 
 # The repository sits beside shared/ on the developers' and CI machines.
 DEFAULT_PHOTOS = Path("../shared/datasets/london")
 DATASET, RUN = "photos", "demo-64"
+ARTIST = "Demo Artist"
+# The demo studio's keys are throwaway; LATENTMINT_PASSWORD overrides this for anyone who wants their own.
+DEMO_PASSWORD = "latentmint-demo"
+KEEP = 12
 
 
 @dataclass
@@ -32,6 +40,7 @@ class DemoResult:
     train: TrainResult | None  # None when an earlier demo already finished training
     works: list[Work]
     walk: Work
+    certified: list[Work]
 
 
 def default_photos() -> Path:
@@ -53,6 +62,9 @@ def run_demo(
     if not photos.is_dir():
         raise LatentmintError(f"{photos}: photos folder not found")
     studio = init_studio(studio_dir)
+    password = os.environ.get("LATENTMINT_PASSWORD", DEMO_PASSWORD)
+    if not (studio.keys / "identity.json").is_file():
+        create_identity(studio, ARTIST, password)
     credits = photos / "credits.csv"
     options = IngestOptions(resolution=256, credits=credits if credits.is_file() else None)
     report = ingest(photos, studio, DATASET, options, on_stage("ingest"))
@@ -66,4 +78,25 @@ def run_demo(
         trained = train(studio, DATASET, RUN, None if resume else config, resume=resume, resume_changes={"time_budget_s": train_seconds}, progress=on_stage("train"))
     works = generate(studio, RUN, list(range(1, 17)), progress=on_stage("generate"))
     animation = walk(studio, RUN, [1, 2, 3, 4], frames=96, loop=True, fmt="gif")
-    return DemoResult(studio, report, trained, works, animation)
+    kept = _curate(studio, works)
+    keys = unlock(studio, password)
+    update = on_stage("certify")
+    certified = []
+    for i, work in enumerate([*kept, animation]):
+        certified.append(certify_work(studio, load_work(studio, work.id), keys)[0])
+        if update:
+            update(i + 1, len(kept) + 1)
+    return DemoResult(studio, report, trained, works, animation, certified)
+
+
+def _curate(studio: Studio, works: list[Work]) -> list[Work]:
+    """The demo artist keeps the 12 most original works (no near copies; least like any training face first),
+    once: a rerun finds the recorded selection."""
+    already = [w for w in works if any(a["action"] == "selected" for a in load_work(studio, w.id).record.get("human_actions", []))]
+    if already:
+        return already
+    candidates = [w for w in works if not w.record["originality"]["near_copy"]]
+    candidates.sort(key=lambda w: -(w.record["originality"].get("identity_distance") or 0.0))
+    kept = candidates[:KEEP]
+    select_works(studio, [w.id for w in kept], [w.id for w in works])
+    return kept

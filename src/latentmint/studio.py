@@ -25,6 +25,9 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "ingest": {"resolution": 256},
     # Inception-v3 weights for FID/KID; LATENTMINT_INCEPTION overrides.
     "metrics": {"inception_weights": ""},
+    # Whether others may train on or mine certified works (cawg.training-mining): notAllowed, allowed, constrained.
+    # trust_anchors: extra root certificates (PEM files) whose signatures `inspect` reports as trusted.
+    "provenance": {"training_mining": "notAllowed", "trust_anchors": []},
 }
 
 
@@ -66,6 +69,17 @@ class Studio:
 
     def setting(self, section: str, key: str, default: Any = None) -> Any:
         return self.settings.get(section, {}).get(key, default)
+
+    def artist_name(self) -> str | None:
+        """The artist's name: latentmint.toml's identity.name, else the name on the studio's identity."""
+        import json
+
+        if name := self.setting("identity", "name"):
+            return name
+        try:
+            return json.loads((self.keys / "identity.json").read_text())["name"]
+        except (OSError, ValueError, KeyError):
+            return None
 
 
 def init_studio(root: Path, name: str | None = None) -> Studio:

@@ -266,7 +266,7 @@ def ingest(photos: Path, studio: Studio, name: str, options: IngestOptions | Non
         dataset = Dataset(root, name, options.resolution, options.aligned)
     dataset.meta.update(
         {
-            "curator": studio.setting("identity", "name") or None,
+            "curator": studio.artist_name(),
             "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items() if k != "workers"},
         }
     )
