@@ -52,5 +52,8 @@ function build(folder, outDir) {
   }
 }
 
-build("src", path.join(repo, "src/latentmint/chain/artifacts"));
-build("reference", path.join(repo, "bench/artifacts"));
+// `--out DIR` writes DIR/src and DIR/reference instead (the test that checks the committed artifacts).
+const outAt = process.argv.indexOf("--out");
+const out = outAt > 0 ? path.resolve(process.argv[outAt + 1]) : null;
+build("src", out ? path.join(out, "src") : path.join(repo, "src/latentmint/chain/artifacts"));
+build("reference", out ? path.join(out, "reference") : path.join(repo, "bench/artifacts"));

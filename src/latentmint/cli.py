@@ -582,6 +582,91 @@ def inspect(
             out.print(f"  {found.record.get('summary', '')}")
 
 
+NetworkOpt = Annotated[Optional[str], typer.Option("--network", help="embedded (the studio's own chain) or a JSON-RPC URL (default: latentmint.toml's chain.network).", show_default=False)]
+
+
+@app.command()
+@verb
+def mint(
+    works: Annotated[list[str], typer.Argument(help="Certified work IDs (works/ID); `all` for every certified work not yet minted here.")],
+    royalty: Annotated[Optional[str], typer.Option("--royalty", help="Royalty on every resale, e.g. 7.5% (default: chain.royalty, 7.5%).", show_default=False)] = None,
+    network: NetworkOpt = None,
+    studio: StudioOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Store each certified work and its metadata by CID and mint them as ERC-721 tokens (one transaction)."""
+    from latentmint.art.works import list_works, load_work
+    from latentmint.chain.mint import mint_works, parse_royalty, token_of
+    from latentmint.chain.network import connect
+    from latentmint.provenance.identity import load_identity, unlock
+    from latentmint.studio import open_studio
+
+    opened = open_studio(studio)
+    load_identity(opened)
+    bps = parse_royalty(royalty) if royalty is not None else None
+    net = connect(opened, network)
+    chosen = [w for w in list_works(opened) if w.record.get("certificate") and token_of(w, net) is None] if works == ["all"] else [load_work(opened, w) for w in works]
+    keys = unlock(opened, password())
+    with progress_bar("mint", quiet=as_json and not err.is_terminal) as update:
+        minted = mint_works(opened, net, keys, chosen, bps, update)
+    if as_json:
+        emit({"minted": [m.to_json() for m in minted]})
+        return
+    table = Table(title=f"{len(minted)} tokens on {net.name} (chain {net.chain_id})")
+    for col in ("work", "token id", "token URI", "tx"):
+        table.add_column(col, overflow="fold")
+    for m in minted:
+        table.add_row(m.work.id + (" (recovered)" if m.recovered else ""), hex(m.token_id), m.token_uri, m.tx)
+    out.print(table)
+
+
+@app.command()
+@verb
+def cid(
+    file: Annotated[Path, typer.Argument(help="Any file.", exists=True, dir_okay=False)],
+    as_json: JsonOpt = False,
+) -> None:
+    """Print a file's CIDv1, exactly as `ipfs add --cid-version=1` would."""
+    from latentmint.storage.cid import cid_of_file
+
+    value = cid_of_file(file)
+    emit({"cid": value, "file": str(file)}) if as_json else print(value)
+
+
+def _token_id(text: str) -> int:
+    try:
+        return int(text, 0)
+    except ValueError:
+        raise LatentmintError(f"{text!r}: a token id is a number (decimal or 0x hex)") from None
+
+
+@app.command()
+@verb
+def history(
+    token: Annotated[str, typer.Argument(help="Token id (decimal or 0x hex: the sha256 of the certified file).")],
+    network: NetworkOpt = None,
+    studio: StudioOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A token's owner, creator and every transfer since its mint."""
+    from latentmint.chain.mint import history as token_history
+    from latentmint.chain.network import connect
+    from latentmint.studio import open_studio
+
+    opened = open_studio(studio)
+    doc = token_history(opened, connect(opened, network), _token_id(token))
+    if as_json:
+        emit(doc)
+        return
+    out.print(f"token {hex(doc['token_id'])}\ncollection {doc['collection']}\ncreator {doc['creator']}\nowner {doc['owner']}\nmetadata {doc['token_uri']}")
+    table = Table(title="history")
+    for col in ("event", "from", "to", "block", "tx"):
+        table.add_column(col, overflow="fold")
+    for e in doc["events"]:
+        table.add_row(e["event"], e["from"], e["to"], str(e["block"]), e["tx"])
+    out.print(table)
+
+
 @app.command()
 @verb
 def demo(

@@ -1,0 +1,110 @@
+"""The studio's block store (store/blocks/<CID>), optionally mirrored to a Kubo node.
+
+Blocks are written atomically and named by their CID, so a file stored twice costs nothing and an
+interrupted `put` leaves only whole blocks. With `storage.kubo_url` set, each file is also added (and
+pinned) through Kubo's RPC API, and the CID Kubo reports must equal ours.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+from latentmint.errors import LatentmintError
+from latentmint.files import atomic_write_bytes
+from latentmint.storage.cid import CHUNK, Block, build_dag, chunks_of, parse_cid
+
+DAG_PB = 0x70
+
+
+class BlockStore:
+    def __init__(self, root: Path, kubo_url: str = "") -> None:
+        self.root = Path(root) / "blocks"
+        self.kubo_url = kubo_url.rstrip("/")
+
+    def _path(self, cid: str) -> Path:
+        return self.root / cid
+
+    def _write(self, block: Block) -> None:
+        path = self._path(block.cid_text)
+        if not path.exists():
+            atomic_write_bytes(path, block.data)
+
+    def put_file(self, path: Path) -> str:
+        cid = build_dag(chunks_of(Path(path)), self._write)
+        if self.kubo_url:
+            self._kubo_add(Path(path).name, Path(path).read_bytes(), cid)
+        return cid
+
+    def put_bytes(self, data: bytes, name: str = "data") -> str:
+        cid = build_dag((data[i : i + CHUNK] for i in range(0, len(data), CHUNK)), self._write)
+        if self.kubo_url:
+            self._kubo_add(name, data, cid)
+        return cid
+
+    def has(self, cid: str) -> bool:
+        return self._path(cid).is_file()
+
+    def cat(self, cid: str) -> bytes:
+        """The file a CID names, reassembled from its blocks."""
+        try:
+            data = self._path(cid).read_bytes()
+        except FileNotFoundError as exc:
+            raise LatentmintError(f"{cid}: not in the studio's store ({self.root})") from exc
+        if parse_cid(cid)[1] != DAG_PB:
+            return data
+        from latentmint.storage.cid import cid_string
+
+        return b"".join(self.cat(cid_string(child)) for child in _links(data))
+
+    def _kubo_add(self, name: str, data: bytes, expected: str) -> None:
+        boundary = uuid.uuid4().hex
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+        url = f"{self.kubo_url}/api/v0/add?cid-version=1&raw-leaves=true&chunker=size-{CHUNK}&pin=true"
+        request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:
+                answer = json.loads(response.read().decode().strip().splitlines()[-1])
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise LatentmintError(f"{self.kubo_url}: Kubo RPC add failed ({exc}); the file is in the local store, rerun to push it") from exc
+        if answer.get("Hash") != expected:
+            raise LatentmintError(f"{self.kubo_url}: Kubo stored {name} as {answer.get('Hash')}, expected {expected}; check its add options")
+
+
+def _varint(data: bytes, i: int) -> tuple[int, int]:
+    shift = value = 0
+    while True:
+        byte = data[i]
+        value |= (byte & 0x7F) << shift
+        i += 1
+        if byte < 0x80:
+            return value, i
+        shift += 7
+
+
+def _links(node: bytes) -> list[bytes]:
+    """The child CIDs of a dag-pb node, in order."""
+    out, i = [], 0
+    while i < len(node):
+        tag, i = _varint(node, i)
+        length, i = _varint(node, i)  # both PBNode fields are length-delimited
+        if tag >> 3 == 2:
+            link, j = node[i : i + length], 0
+            while j < len(link):
+                ltag, j = _varint(link, j)
+                if ltag & 7 == 2:
+                    llen, j = _varint(link, j)
+                    if ltag >> 3 == 1:
+                        out.append(link[j : j + llen])
+                    j += llen
+                else:
+                    _, j = _varint(link, j)
+        i += length
+    return out
+
+
+def open_store(studio) -> BlockStore:
+    return BlockStore(studio.store, studio.setting("storage", "kubo_url", "") or "")
