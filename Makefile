@@ -6,7 +6,12 @@ STAMP := $(VENV)/.installed
 PHOTOS ?=
 STUDIO ?= demo-studio
 
-.PHONY: demo test bench venv clean
+NPM_CI := npm ci --no-audit --no-fund --loglevel=error
+# solc + OpenZeppelin for `make contracts`; Helia + anvil, the real peers some tests compare against.
+CONTRACT_DEPS := contracts/node_modules/.installed
+TEST_PEERS := tests/node/node_modules/.installed
+
+.PHONY: demo test bench venv contracts clean
 
 venv: $(STAMP)
 
@@ -21,7 +26,19 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/latentmint demo --studio $(STUDIO) $(if $(PHOTOS),--photos $(PHOTOS),)
 
-test: $(STAMP)
+$(CONTRACT_DEPS): contracts/package-lock.json
+	cd contracts && $(NPM_CI)
+	touch $@
+
+$(TEST_PEERS): tests/node/package-lock.json
+	cd tests/node && $(NPM_CI)
+	touch $@
+
+# Rebuild src/latentmint/chain/artifacts and bench/artifacts; the tests check the committed ones match.
+contracts: $(CONTRACT_DEPS)
+	node contracts/build.mjs
+
+test: $(STAMP) $(CONTRACT_DEPS) $(TEST_PEERS)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest
 
@@ -29,4 +46,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) demo-studio
+	rm -rf $(VENV) demo-studio contracts/node_modules tests/node/node_modules

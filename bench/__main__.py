@@ -7,12 +7,14 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from bench import generate_speed, ingest_speed, train_quality, train_speed
+from bench import chain_speed, gas, generate_speed, ingest_speed, train_quality, train_speed
 
 BENCHMARKS = {
     "ingest_speed": ingest_speed.run,
     "train_speed": train_speed.run,
     "generate_speed": generate_speed.run,
+    "gas": gas.run,  # under a minute
+    "chain_speed": chain_speed.run,  # ~3 minutes: 10,000 tokens on the embedded chain
     "train_quality": train_quality.run,  # ~35 minutes: FastGAN 2,600 steps, then a DCGAN for the same time
 }
 HIDDEN = ("case", "runs", "target")

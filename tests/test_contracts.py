@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from latentmint.chain.embedded import open_embedded
-from latentmint.chain.network import Network, artifact, call_tx, contract, deploy, send
+from latentmint.chain.network import Network, artifact, call_tx, contract, deploy, revert_errors, send
 from latentmint.errors import LatentmintError
 from latentmint.storage.cid import cid_of_bytes, digest_of
 
@@ -75,7 +75,7 @@ def test_mint_renders_the_metadata_cid_and_refuses_the_same_bytes_twice(chain: C
         chain.tx("artist", "mint", chain.addr["artist"], hashlib.sha256(b"x").digest(), bytes(32))
     with reverts("OwnableUnauthorizedAccount"):
         chain.mint(b"not the artist's", who="alice")
-    with pytest.raises(Exception):
+    with pytest.raises(revert_errors()):
         c.tokenURI(token + 1).call()
 
 
@@ -89,7 +89,7 @@ def test_batch_mint_is_all_or_nothing(chain: Chain) -> None:
     fresh = hashlib.sha256(b"new").digest()
     with reverts("AlreadyMinted"):
         chain.tx("artist", "mintBatch", chain.addr["alice"], [fresh, hashes[0]], digests[:2])
-    with pytest.raises(Exception):  # the fresh one was rolled back with the rest
+    with pytest.raises(revert_errors()):  # the fresh one was rolled back with the rest
         chain.coll.functions.ownerOf(int.from_bytes(fresh, "big")).call()
 
 

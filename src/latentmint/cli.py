@@ -624,6 +624,7 @@ def mint(
 @verb
 def cid(
     file: Annotated[Path, typer.Argument(help="Any file.", exists=True, dir_okay=False)],
+    studio: StudioOpt = None,  # accepted like every verb's; a CID needs no studio
     as_json: JsonOpt = False,
 ) -> None:
     """Print a file's CIDv1, exactly as `ipfs add --cid-version=1` would."""
@@ -675,9 +676,10 @@ def demo(
     train_time: Annotated[str, typer.Option("--train-time", help="How long to train the 64 px model, e.g. 4m.")] = "4m",
     as_json: JsonOpt = False,
 ) -> None:
-    """Run every stage that exists, end to end, on a demo studio: identity, ingest, train, generate, walk, select, certify."""
+    """Run every stage that exists, end to end, on a demo studio: identity, ingest, train, generate, walk, select, certify, mint."""
     from contextlib import ExitStack
 
+    from latentmint.chain.mint import token_of
     from latentmint.demo import run_demo
     from latentmint.gan.config import parse_duration
 
@@ -694,13 +696,14 @@ def demo(
     if as_json:
         works = [{**_work_json(w), "seed": w.record["generation"]["seed"]} for w in result.works]
         certified = [{"work": w.id, "file": str(w.root / w.record["certificate"]["file"])} for w in result.certified]
-        emit({"studio": str(result.studio.root), "ingest": result.ingest.to_json(), "train": trained, "works": works, "walk": _work_json(result.walk), "certified": certified})
+        tokens = [{"work": w.id, **{k: t[k] for k in ("token_id", "tx", "token_uri", "image_cid")}} for w in result.certified if (t := token_of(w, result.network))]
+        emit({"studio": str(result.studio.root), "ingest": result.ingest.to_json(), "train": trained, "works": works, "walk": _work_json(result.walk), "certified": certified, "tokens": tokens})
         return
     print_ingest_report(result.ingest)
     out.print(_works_table(f"{len(result.works)} works and a walk", [*result.works, result.walk]))
     table = Table(title="demo summary")
     table.add_column("what")
-    table.add_column("where")
+    table.add_column("where", overflow="fold")
     table.add_row("studio", str(result.studio.root))
     table.add_row("dataset", str(result.ingest.dataset))
     run = result.studio.runs / "demo-64"
@@ -711,6 +714,10 @@ def demo(
     table.add_row("latent walk", str(result.walk.file))
     table.add_row("certified", f"{len(result.certified)} works (works/ID/certified.*); check one with `latentmint inspect FILE`")
     table.add_row("summary", result.certified[0].record["certificate"]["summary"] if result.certified else "-")
+    tokens = [t for w in result.certified if (t := token_of(w, result.network))]
+    if tokens:
+        table.add_row("tokens", f"{len(tokens)} on the embedded chain ({len(result.minted)} minted now), collection {tokens[0]['collection']}")
+        table.add_row("first token", f"{hex(int(tokens[0]['token_id']))}\n{tokens[0]['token_uri']}\n`latentmint history {tokens[0]['token_id']} --studio {result.studio.root}`")
     out.print(table)
 
 

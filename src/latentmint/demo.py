@@ -1,8 +1,8 @@
 """The main job end to end on a demo studio: every stage that exists so far, rerunnable.
 
 Today: create the artist's identity, ingest the photos, train the 64 px CPU preset for a bounded time,
-generate 16 works and a looping latent walk (each checked for originality), keep 12 of the 16, and certify
-those and the walk. Later stages (mint, verify, market) extend `run_demo`.
+generate 16 works and a looping latent walk (each checked for originality), keep 12 of the 16, certify
+those and the walk, and mint them on the embedded chain. Later stages (verify, market) extend `run_demo`.
 A rerun resumes an unfinished run and skips finished work (works are found again by their IDs).
 """
 
@@ -13,9 +13,12 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from latentmint.art.generate import generate, walk
 from latentmint.art.works import Work, load_work, select_works
+from latentmint.chain.mint import mint_works, token_of
+from latentmint.chain.network import EMBEDDED, connect
 from latentmint.data.ingest import IngestOptions, IngestReport, ingest
 from latentmint.errors import LatentmintError
 from latentmint.gan.config import make_config
@@ -41,6 +44,8 @@ class DemoResult:
     works: list[Work]
     walk: Work
     certified: list[Work]
+    minted: list[Any]  # chain.mint.Minted, this run's new tokens
+    network: Any
 
 
 def default_photos() -> Path:
@@ -86,7 +91,10 @@ def run_demo(
         certified.append(certify_work(studio, load_work(studio, work.id), keys)[0])
         if update:
             update(i + 1, len(kept) + 1)
-    return DemoResult(studio, report, trained, works, animation, certified)
+    net = connect(studio, EMBEDDED)
+    unminted = [w for w in certified if token_of(w, net) is None]
+    minted = mint_works(studio, net, keys, unminted, progress=on_stage("mint")) if unminted else []
+    return DemoResult(studio, report, trained, works, animation, certified, minted, net)
 
 
 def _curate(studio: Studio, works: list[Work]) -> list[Work]:

@@ -132,7 +132,10 @@ class LogDB:
         return key in self
 
     def get(self, key: bytes, default: Any = None) -> Any:
-        return self[key] if key in self else default
+        try:
+            return self[key]
+        except KeyError:
+            return default
 
     def set(self, key: bytes, value: bytes) -> None:
         self[key] = value

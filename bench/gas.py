@@ -1,0 +1,123 @@
+"""Gas of deploy, mint, batch mint (per token) and transfer: LatentmintCollection beside OpenZeppelin's
+ERC721URIStorage + ERC2981 (no Enumerable) minting a 59-character ipfs:// URI, and Solady's ERC721 doing our
+mint, all compiled by the same solc (contracts/build.mjs) and run in the same EVM (py-evm).
+Target: our mint, duplicate guard included, at most 60% of OpenZeppelin's.
+
+    python bench/gas.py [--json]      (under a minute)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make `bench` and `latentmint` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from eth_account import Account
+
+from latentmint.chain.embedded import open_embedded
+from latentmint.chain.network import Network, call_tx, send
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+URI_59 = "ipfs://" + "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"[:52]  # 59 characters in all
+BATCH = 20
+TARGET_RATIO = 0.60
+
+
+def _artifact(name: str) -> dict:
+    local = ARTIFACTS / f"{name}.json"
+    if local.exists():
+        return json.loads(local.read_text())
+    from latentmint.chain.network import artifact
+
+    return artifact(name)
+
+
+def _deploy(net: Network, key: bytes, name: str, *args) -> tuple[object, int]:
+    from eth_abi import encode
+
+    art = _artifact(name)
+    types = [i["type"] for i in next(x for x in art["abi"] if x["type"] == "constructor")["inputs"]]
+    receipt = send(net, key, {"data": art["bytecode"] + encode(types, list(args)).hex()}, f"deploying {name}")
+    return net.w3.eth.contract(address=receipt["contractAddress"], abi=art["abi"]), receipt["gasUsed"]
+
+
+def _gas(net: Network, key: bytes, contract, function: str, *args) -> int:
+    return send(net, key, call_tx(contract, function, *args), function)["gasUsed"]
+
+
+def measure() -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        w3, keys = open_embedded(Path(tmp))
+        net = Network(w3, "embedded", w3.eth.chain_id, keys)
+        artist, buyer = (Account.from_key(k).address for k in keys[:2])
+        key = keys[0]
+        ours, ours_deploy = _deploy(net, key, "LatentmintCollection", "Bench", "LMNT", artist, artist, 750, "")
+        oz, oz_deploy = _deploy(net, key, "OZURIStorageReference", artist)
+        solady, solady_deploy = _deploy(net, key, "SoladyReference", artist)
+
+        def h(tag: str, i: int) -> bytes:
+            return hashlib.sha256(f"{tag}{i}".encode()).digest()
+
+        # the first mint to an address also creates its balance slot; measure steady-state mints after it
+        _gas(net, key, ours, "mint", artist, h("w", 0), h("m", 0))
+        _gas(net, key, oz, "mint", artist, URI_59)
+        _gas(net, key, solady, "mint", artist, h("w", 0), h("m", 0))
+        mint = statistics.median(_gas(net, key, ours, "mint", artist, h("w", i), h("m", i)) for i in range(1, 6))
+        oz_mint = statistics.median(_gas(net, key, oz, "mint", artist, URI_59) for _ in range(5))
+        solady_mint = statistics.median(_gas(net, key, solady, "mint", artist, h("w", i), h("m", i)) for i in range(1, 6))
+        batch = _gas(net, key, ours, "mintBatch", artist, [h("b", i) for i in range(BATCH)], [h("n", i) for i in range(BATCH)]) / BATCH
+        oz_batch = _gas(net, key, oz, "mintBatch", artist, [URI_59] * BATCH) / BATCH
+        token = int.from_bytes(h("w", 1), "big")
+        _gas(net, key, ours, "transferFrom", artist, buyer, int.from_bytes(h("w", 2), "big"))  # warm the buyer's balance slot
+        _gas(net, key, oz, "transferFrom", artist, buyer, 2)
+        transfer = _gas(net, key, ours, "transferFrom", artist, buyer, token)
+        oz_transfer = _gas(net, key, oz, "transferFrom", artist, buyer, 3)
+        uri = ours.functions.tokenURI(token).call()
+        oz_same_uri = _gas(net, key, oz, "mint", artist, uri)  # the 66-character URI our tokenURI renders
+    return {
+        "mint_gas": int(mint),
+        "oz_uri_storage_mint_gas": int(oz_mint),
+        "solady_mint_gas": int(solady_mint),
+        "oz_mint_gas_same_uri": oz_same_uri,
+        "ratio": round(mint / oz_mint, 3),
+        "target_ratio": TARGET_RATIO,
+        "batch_mint_gas_per_token": int(batch),
+        "oz_batch_mint_gas_per_token": int(oz_batch),
+        "transfer_gas": transfer,
+        "oz_transfer_gas": oz_transfer,
+        "deploy_gas": ours_deploy,
+        "oz_deploy_gas": oz_deploy,
+        "solady_deploy_gas": solady_deploy,
+        "token_uri_example": uri,
+        "oz_uri_length": len(URI_59),
+    }
+
+
+def run() -> list[dict]:
+    """Rows for `make bench`."""
+    from bench.common import write_result
+
+    doc = measure()
+    rows = [
+        {"case": "mint (tx gas, median of 5)", "latentmint": doc["mint_gas"], "openzeppelin": doc["oz_uri_storage_mint_gas"], "solady": doc["solady_mint_gas"], "ratio": doc["ratio"], "ratio_ok": doc["ratio"] <= TARGET_RATIO},
+        {"case": f"batch mint of {BATCH}, per token", "latentmint": doc["batch_mint_gas_per_token"], "openzeppelin": doc["oz_batch_mint_gas_per_token"]},
+        {"case": "transfer", "latentmint": doc["transfer_gas"], "openzeppelin": doc["oz_transfer_gas"]},
+        {"case": "deploy", "latentmint": doc["deploy_gas"], "openzeppelin": doc["oz_deploy_gas"], "solady": doc["solady_deploy_gas"]},
+    ]
+    write_result("gas", rows, summary=doc)
+    return rows
+
+
+if __name__ == "__main__":
+    result = measure()
+    if "--json" in sys.argv:
+        print(json.dumps(result, indent=2))
+    else:
+        for k, v in result.items():
+            print(f"{k:32} {v}")

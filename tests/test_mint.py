@@ -1,0 +1,198 @@
+"""Minting certified works: on the embedded chain across processes, on a real JSON-RPC node (anvil),
+and safely through crashes, reruns and every failure a user can meet."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from latentmint.art.generate import generate
+from latentmint.art.works import load_work
+from latentmint.chain import mint as mint_module
+from latentmint.chain.embedded import LOG, open_embedded
+from latentmint.chain.mint import history, mint_works
+from latentmint.chain.network import call_tx, connect, send
+from latentmint.data.ingest import IngestOptions, ingest
+from latentmint.gan.config import make_config
+from latentmint.gan.train import train
+from latentmint.provenance.certify import certify_work
+from latentmint.provenance.identity import create_identity, unlock
+from latentmint.storage.cid import cid_of_file
+from latentmint.storage.store import open_store
+from latentmint.studio import Studio, init_studio
+
+from conftest import copy_faces, dataset_or_skip
+
+pytestmark = pytest.mark.slow
+PASSWORD = "correct horse battery"
+ANVIL = Path(__file__).resolve().parent / "node" / "node_modules" / ".bin" / "anvil"
+ANVIL_KEY = bytes.fromhex("ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")  # anvil's first dev account
+
+
+def _certified_studio(root: Path, works: int = 4) -> Studio:
+    studio = init_studio(root / "studio")
+    ingest(copy_faces(dataset_or_skip("utk540"), root / "faces", 8), studio, "faces", IngestOptions(resolution=64, aligned=True, workers=1))
+    train(studio, "faces", "run", make_config("faces-64-cpu", {"ngf": 8, "ndf": 8, "batch": 4, "steps": 4, "sample_every": 100, "ckpt_every": 100, "sample_seeds": 4}))
+    create_identity(studio, "Ada Artist", PASSWORD)
+    keys = unlock(studio, PASSWORD)
+    for w in generate(studio, "run", list(range(1, works + 1)), None, "cpu"):
+        certify_work(studio, w, keys, allow_near_copy=True)
+    return studio
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _certified_studio(tmp_path_factory.mktemp("mint")).root
+
+
+@pytest.fixture
+def studio(template: Path, tmp_path: Path) -> Studio:
+    """A fresh copy of the certified studio per test, so each starts with nothing minted."""
+    import shutil
+
+    shutil.copytree(template, tmp_path / "studio")
+    return init_studio(tmp_path / "studio")
+
+
+def _work_ids(studio: Studio) -> list[str]:
+    return sorted(p.parent.name for p in studio.works.glob("*/work.json"))
+
+
+def cli(*args: str, studio: Studio) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "LATENTMINT_PASSWORD": PASSWORD}
+    return subprocess.run([sys.executable, "-m", "latentmint", *args, "--studio", str(studio.root)], capture_output=True, text=True, env=env, timeout=300, stdin=subprocess.DEVNULL)
+
+
+def test_mint_json_history_in_a_new_process_and_refusing_a_second_mint(studio: Studio) -> None:
+    ids = _work_ids(studio)
+    made = cli("mint", *ids[:2], "--royalty", "10%", "--json", studio=studio)
+    assert made.returncode == 0, made.stderr
+    minted = json.loads(made.stdout)["minted"]
+    assert [m["work"] for m in minted] == ids[:2] and minted[0]["tx"] == minted[1]["tx"]  # one transaction
+    for m in minted:
+        work = load_work(studio, m["work"])
+        certified = work.root / work.record["certificate"]["file"]
+        assert m["token_id"] == int(work.record["certificate"]["sha256"], 16)
+        assert m["image_cid"] == cid_of_file(certified) == cli("cid", str(certified), studio=studio).stdout.strip()
+        assert m["token_uri"].startswith("ipfs://bafkrei") and work.record["tokens"][0]["token_uri"] == m["token_uri"]
+        meta = json.loads(open_store(studio).cat(m["token_uri"].removeprefix("ipfs://")))
+        assert meta["image"] == f"ipfs://{m['image_cid']}" and meta["description"] == work.record["certificate"]["summary"]
+        assert {"seed", "model", "training steps", "content credentials sha256"} <= {a["trait_type"] for a in meta["attributes"]}
+    shown = cli("history", str(minted[0]["token_id"]), "--json", studio=studio)
+    assert shown.returncode == 0, shown.stderr
+    doc = json.loads(shown.stdout)
+    artist = unlock(studio, PASSWORD).identity.address
+    assert doc["owner"] == doc["creator"] == artist and [e["event"] for e in doc["events"]] == ["mint"]
+    again = cli("mint", ids[0], studio=studio)
+    assert again.returncode == 1 and str(minted[0]["token_id"]) in again.stderr and "already minted" in again.stderr
+    net = connect(studio)
+    coll = mint_module.contract(net, mint_module.COLLECTION, doc["collection"])
+    assert coll.functions.royaltyInfo(minted[0]["token_id"], 1000).call()[1] == 100
+
+
+def test_an_interrupted_mint_is_completed_by_a_rerun(studio: Studio, monkeypatch: pytest.MonkeyPatch) -> None:
+    ids = _work_ids(studio)
+    keys = unlock(studio, PASSWORD)
+    works = [load_work(studio, w) for w in ids[:2]]
+    real_record = mint_module._record
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt  # the process dies after the chain accepted the mint, before work.json
+
+    monkeypatch.setattr(mint_module, "_record", crash)
+    with pytest.raises(KeyboardInterrupt):
+        mint_works(studio, connect(studio), keys, works)
+    assert all("tokens" not in load_work(studio, w).record for w in ids[:2])  # nothing recorded
+    monkeypatch.setattr(mint_module, "_record", real_record)
+    done = mint_works(studio, connect(studio), keys, [load_work(studio, w) for w in ids[:2]])
+    assert all(m.recovered for m in done) and len({m.tx for m in done}) == 1
+    assert history(studio, connect(studio), done[0].token_id)["events"][0]["tx"] == done[0].tx
+
+
+def test_a_torn_chain_log_reopens_at_the_last_whole_block(tmp_path: Path) -> None:
+    w3, keys = open_embedded(tmp_path)
+    from eth_account import Account
+
+    to = Account.create().address
+    from latentmint.chain.network import Network
+
+    net = Network(w3, "embedded", w3.eth.chain_id, keys)
+    send(net, keys[0], {"to": to, "value": 5}, "payment")
+    height = w3.eth.block_number
+    with open(tmp_path / LOG, "ab") as f:
+        f.write(b"\x00\x00\x10\x00garbage from a crash mid-write")
+    w3, _ = open_embedded(tmp_path)
+    assert w3.eth.block_number == height and w3.eth.get_balance(to) == 5
+    send(Network(w3, "embedded", w3.eth.chain_id, keys), keys[0], {"to": to, "value": 5}, "payment")  # appends cleanly
+    w3, _ = open_embedded(tmp_path)
+    assert w3.eth.get_balance(to) == 10
+
+
+def test_failures_are_explicit(studio: Studio) -> None:
+    ids = _work_ids(studio)
+    down = cli("mint", ids[0], "--network", "http://127.0.0.1:9", studio=studio)
+    assert down.returncode == 1 and "no Ethereum node answers" in down.stderr
+    not_certified = generate(studio, "run", [99], None, "cpu")[0]
+    refused = cli("mint", not_certified.id, studio=studio)
+    assert refused.returncode == 1 and "certify" in refused.stderr
+    assert "tokens" not in load_work(studio, ids[0]).record
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_anvil(port: int, state: Path) -> subprocess.Popen:
+    node = subprocess.Popen([str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--state", str(state), "--silent"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return node
+        except OSError:
+            time.sleep(0.1)
+    node.kill()
+    raise RuntimeError("anvil did not start")
+
+
+def test_any_json_rpc_node_works_with_no_code_change(studio: Studio, tmp_path: Path) -> None:
+    if not ANVIL.exists():
+        pytest.skip("tests/node/node_modules missing: `make test` installs anvil with npm")
+    port, state = _free_port(), tmp_path / "anvil-state.json"
+    url = f"http://127.0.0.1:{port}"
+    node = _start_anvil(port, state)
+    try:
+        ids = _work_ids(studio)
+        broke = cli("mint", ids[0], "--network", url, studio=studio)
+        assert broke.returncode == 1 and "has 0 ETH" in broke.stderr  # a real network has no faucet
+        net = connect(studio, url)
+        artist = unlock(studio, PASSWORD).identity.address
+        send(net, ANVIL_KEY, {"to": artist, "value": net.w3.to_wei(10, "ether")}, "funding the artist")
+        made = cli("mint", ids[0], ids[1], "--network", url, "--json", studio=studio)
+        assert made.returncode == 0, made.stderr
+        token = json.loads(made.stdout)["minted"][0]["token_id"]
+        doc = history(studio, net, token)
+        coll = mint_module.contract(net, mint_module.COLLECTION, doc["collection"])
+        buyer = "0x" + "ab" * 20
+        send(net, unlock(studio, PASSWORD).eth_key, call_tx(coll, "transferFrom", artist, net.w3.to_checksum_address(buyer), token), "transfer")
+    finally:
+        node.terminate()
+        node.wait(10)
+    node = _start_anvil(port, state)  # the node's own persisted state, reopened
+    try:
+        shown = cli("history", str(token), "--network", url, "--json", studio=studio)
+        assert shown.returncode == 0, shown.stderr
+        doc = json.loads(shown.stdout)
+        assert doc["owner"].lower() == buyer and [e["event"] for e in doc["events"]] == ["mint", "transfer"]
+    finally:
+        node.terminate()
+        node.wait(10)
