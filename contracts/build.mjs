@@ -1,4 +1,5 @@
-// Compile contracts/src into src/latentmint/chain/artifacts and contracts/reference into bench/artifacts
+// Compile contracts/src into src/latentmint/chain/artifacts (what users run), contracts/reference into
+// bench/artifacts (gas baselines) and contracts/test into tests/artifacts (test doubles)
 // with the pinned solc (package.json). Output is deterministic: CI rebuilds and diffs it byte for byte.
 import fs from "node:fs";
 import path from "node:path";
@@ -37,6 +38,7 @@ function build(folder, outDir) {
   fs.mkdirSync(outDir, { recursive: true });
   for (const source of Object.keys(sources)) {
     for (const [name, c] of Object.entries(output.contracts[source])) {
+      if (!c.evm.bytecode.object) continue; // interfaces
       const artifact = {
         contractName: name,
         sourceName: source,
@@ -52,8 +54,8 @@ function build(folder, outDir) {
   }
 }
 
-// `--out DIR` writes DIR/src and DIR/reference instead (the test that checks the committed artifacts).
+// `--out DIR` writes DIR/src, DIR/reference and DIR/test instead (the test that checks the committed artifacts).
 const outAt = process.argv.indexOf("--out");
 const out = outAt > 0 ? path.resolve(process.argv[outAt + 1]) : null;
-build("src", out ? path.join(out, "src") : path.join(repo, "src/latentmint/chain/artifacts"));
-build("reference", out ? path.join(out, "reference") : path.join(repo, "bench/artifacts"));
+export const TARGETS = { src: "src/latentmint/chain/artifacts", reference: "bench/artifacts", test: "tests/artifacts" };
+for (const [folder, target] of Object.entries(TARGETS)) build(folder, out ? path.join(out, folder) : path.join(repo, target));

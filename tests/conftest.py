@@ -43,3 +43,22 @@ def utk540() -> Path:
 @pytest.fixture
 def studio(tmp_path: Path) -> Studio:
     return init_studio(tmp_path / "studio")
+
+
+def certified_studio(root: Path, password: str, works: int = 4) -> Studio:
+    """A studio with a tiny trained run, an identity, and `works` certified images (the input of minting)."""
+    from latentmint.art.generate import generate
+    from latentmint.data.ingest import IngestOptions, ingest
+    from latentmint.gan.config import make_config
+    from latentmint.gan.train import train
+    from latentmint.provenance.certify import certify_work
+    from latentmint.provenance.identity import create_identity, unlock
+
+    studio = init_studio(root / "studio")
+    ingest(copy_faces(dataset_or_skip("utk540"), root / "faces", 8), studio, "faces", IngestOptions(resolution=64, aligned=True, workers=1))
+    train(studio, "faces", "run", make_config("faces-64-cpu", {"ngf": 8, "ndf": 8, "batch": 4, "steps": 40, "sample_every": 100, "ckpt_every": 100, "sample_seeds": 4}))
+    create_identity(studio, "Ada Artist", password)
+    keys = unlock(studio, password)
+    for w in generate(studio, "run", list(range(1, works + 1)), None, "cpu"):
+        certify_work(studio, w, keys, allow_near_copy=True)
+    return studio

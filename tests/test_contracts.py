@@ -249,6 +249,9 @@ def test_committed_artifacts_rebuild_byte_for_byte(tmp_path: Path) -> None:
     if not (REPO / "contracts" / "node_modules" / "solc").is_dir():
         pytest.skip("contracts/node_modules missing: `make contracts` installs solc and OpenZeppelin")
     subprocess.run(["node", str(REPO / "contracts" / "build.mjs"), "--out", str(tmp_path)], check=True, capture_output=True)
-    for name in ("LatentmintCollection", "RoyaltySplitter"):
-        assert (tmp_path / "src" / f"{name}.json").read_bytes() == (REPO / "src/latentmint/chain/artifacts" / f"{name}.json").read_bytes(), name
+    for folder, committed in (("src", "src/latentmint/chain/artifacts"), ("reference", "bench/artifacts"), ("test", "tests/artifacts")):
+        built = sorted(p.name for p in (tmp_path / folder).glob("*.json"))
+        assert built == sorted(p.name for p in (REPO / committed).glob("*.json")), folder
+        for name in built:
+            assert (tmp_path / folder / name).read_bytes() == (REPO / committed / name).read_bytes(), f"{committed}/{name}"
     assert artifact("LatentmintCollection")["compiler"]["settings"]["evmVersion"] == "cancun"

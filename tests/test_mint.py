@@ -19,16 +19,12 @@ from latentmint.chain import mint as mint_module
 from latentmint.chain.embedded import LOG, open_embedded
 from latentmint.chain.mint import history, mint_works
 from latentmint.chain.network import call_tx, connect, send
-from latentmint.data.ingest import IngestOptions, ingest
-from latentmint.gan.config import make_config
-from latentmint.gan.train import train
-from latentmint.provenance.certify import certify_work
-from latentmint.provenance.identity import create_identity, unlock
+from latentmint.provenance.identity import unlock
 from latentmint.storage.cid import cid_of_file
 from latentmint.storage.store import open_store
 from latentmint.studio import Studio, init_studio
 
-from conftest import copy_faces, dataset_or_skip
+from conftest import certified_studio
 
 pytestmark = pytest.mark.slow
 PASSWORD = "correct horse battery"
@@ -36,20 +32,9 @@ ANVIL = Path(__file__).resolve().parent / "node" / "node_modules" / ".bin" / "an
 ANVIL_KEY = bytes.fromhex("ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")  # anvil's first dev account
 
 
-def _certified_studio(root: Path, works: int = 4) -> Studio:
-    studio = init_studio(root / "studio")
-    ingest(copy_faces(dataset_or_skip("utk540"), root / "faces", 8), studio, "faces", IngestOptions(resolution=64, aligned=True, workers=1))
-    train(studio, "faces", "run", make_config("faces-64-cpu", {"ngf": 8, "ndf": 8, "batch": 4, "steps": 4, "sample_every": 100, "ckpt_every": 100, "sample_seeds": 4}))
-    create_identity(studio, "Ada Artist", PASSWORD)
-    keys = unlock(studio, PASSWORD)
-    for w in generate(studio, "run", list(range(1, works + 1)), None, "cpu"):
-        certify_work(studio, w, keys, allow_near_copy=True)
-    return studio
-
-
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _certified_studio(tmp_path_factory.mktemp("mint")).root
+    return certified_studio(tmp_path_factory.mktemp("mint"), PASSWORD).root
 
 
 @pytest.fixture

@@ -661,11 +661,210 @@ def history(
         return
     out.print(f"token {hex(doc['token_id'])}\ncollection {doc['collection']}\ncreator {doc['creator']}\nowner {doc['owner']}\nmetadata {doc['token_uri']}")
     table = Table(title="history")
-    for col in ("event", "from", "to", "block", "tx"):
+    for col in ("event", "from", "to", "price (ETH)", "royalty (ETH)", "block", "tx"):
         table.add_column(col, overflow="fold")
     for e in doc["events"]:
-        table.add_row(e["event"], e["from"], e["to"], str(e["block"]), e["tx"])
+        price = f"{e['price_wei'] / 1e18:g}" if "price_wei" in e else ""
+        royalty = f"{e['royalty_wei'] / 1e18:g}" if "royalty_wei" in e else ""
+        table.add_row(e["event"], e["from"], e["to"], price, royalty, str(e["block"]), e["tx"])
     out.print(table)
+
+
+@app.command()
+@verb
+def verify(
+    file: Annotated[Path, typer.Argument(help="Any image or animation file a collector holds.", exists=True, dir_okay=False)],
+    collection: Annotated[Optional[list[str]], typer.Option("--collection", help="Also check this collection address (repeatable).", show_default=False)] = None,
+    trust: Annotated[Optional[list[Path]], typer.Option("--trust", help="A root certificate (PEM) to trust for content credentials (repeatable).", show_default=False)] = None,
+    network: NetworkOpt = None,
+    studio: StudioOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Is this file a minted original (AUTHENTIC), a COPY of one, TAMPERED since signing, or UNKNOWN?"""
+    from latentmint.chain.network import connect
+    from latentmint.provenance.certify import trust_anchors
+    from latentmint.studio import open_studio
+    from latentmint.verify import verify_file
+
+    opened = open_studio(studio)
+    found = verify_file(opened, connect(opened, network), file, trust_anchors(opened, trust or []), collection or [])
+    if as_json:
+        emit(found.to_json())
+        return
+    colour = {"AUTHENTIC": "green", "COPY": "yellow", "TAMPERED": "red", "UNKNOWN": "white"}[found.verdict]
+    out.print(f"{file}: [bold {colour}]{found.verdict}[/] ({found.reason})")
+    if found.token_id is not None:
+        out.print(f"  token {hex(found.token_id)} in {found.collection}\n  creator {found.creator}\n  owner {found.owner}")
+    if found.mint_tx:
+        out.print(f"  minted in {found.mint_tx}; {len(found.events)} ownership events (`latentmint history {found.token_id}`)")
+
+
+AsOpt = Annotated[Optional[str], typer.Option("--as", help="Act as this studio account: artist (default) or a wallet from `latentmint wallet add`.", show_default=False)]
+TokenArg = Annotated[str, typer.Argument(help="Token id (decimal or 0x hex: the sha256 of the certified file).")]
+market_app = typer.Typer(help="Fixed-price sales with royalties: list, price, cancel, buy, show.", no_args_is_help=True)
+app.add_typer(market_app, name="market")
+
+
+def _chain_action(studio: Optional[Path], network: Optional[str], who: Optional[str], action: Callable[..., dict], *args: Any) -> dict:
+    """Open the studio and network, unlock the acting account, run `action(studio, net, key, *args)`."""
+    from latentmint.chain.market import account_key
+    from latentmint.chain.network import connect
+    from latentmint.studio import open_studio
+
+    opened = open_studio(studio)
+    net = connect(opened, network)
+    return action(opened, net, account_key(opened, password(), who), *args)
+
+
+def _print_doc(doc: dict, as_json: bool, line: str) -> None:
+    if as_json:
+        emit(doc)
+    else:
+        out.print(line)
+
+
+@market_app.command("list")
+@verb
+def market_list(
+    token: TokenArg,
+    price: Annotated[str, typer.Option("--price", help="Price in ETH, e.g. 0.05.")],
+    who: AsOpt = None,
+    network: NetworkOpt = None,
+    studio: StudioOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List a token you own at a fixed price (approves the market to transfer it when sold)."""
+    from latentmint.chain.market import list_token, parse_eth
+
+    doc = _chain_action(studio, network, who, list_token, _token_id(token), parse_eth(price))
+    _print_doc(doc, as_json, f"listed {hex(doc['token_id'])} at {price} ETH (tx {doc['tx']})")
+
+
+@market_app.command("price")
+@verb
+def market_price(
+    token: TokenArg,
+    price: Annotated[str, typer.Option("--price", help="New price in ETH.")],
+    who: AsOpt = None,
+    network: NetworkOpt = None,
+    studio: StudioOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change the price of a listed token."""
+    from latentmint.chain.market import parse_eth, update_price
+
+    doc = _chain_action(studio, network, who, update_price, _token_id(token), parse_eth(price))
+    _print_doc(doc, as_json, f"{hex(doc['token_id'])} now at {price} ETH (tx {doc['tx']})")
+
+
+@market_app.command("cancel")
+@verb
+def market_cancel(token: TokenArg, who: AsOpt = None, network: NetworkOpt = None, studio: StudioOpt = None, as_json: JsonOpt = False) -> None:
+    """Take a token off the market."""
+    from latentmint.chain.market import cancel_listing
+
+    doc = _chain_action(studio, network, who, cancel_listing, _token_id(token))
+    _print_doc(doc, as_json, f"cancelled the listing of {hex(doc['token_id'])} (tx {doc['tx']})")
+
+
+@market_app.command("buy")
+@verb
+def market_buy(token: TokenArg, who: AsOpt = None, network: NetworkOpt = None, studio: StudioOpt = None, as_json: JsonOpt = False) -> None:
+    """Buy a listed token at its price; the royalty goes to the creator, the rest to the seller."""
+    from latentmint.chain.market import buy
+
+    doc = _chain_action(studio, network, who, buy, _token_id(token))
+    _print_doc(doc, as_json, f"bought {hex(doc['token_id'])} for {doc['price_wei'] / 1e18:g} ETH; royalty {doc['royalty_wei'] / 1e18:g} ETH to {doc['royalty_receiver']} (tx {doc['tx']})")
+
+
+@market_app.command("show")
+@verb
+def market_show(token: TokenArg, network: NetworkOpt = None, studio: StudioOpt = None, as_json: JsonOpt = False) -> None:
+    """A token's owner, live listing and royalty."""
+    from latentmint.chain.market import show
+    from latentmint.chain.network import connect
+    from latentmint.studio import open_studio
+
+    opened = open_studio(studio)
+    doc = show(opened, connect(opened, network), _token_id(token))
+    listing = f"listed by {doc['seller']} at {doc['price_eth']} ETH" if doc["listed"] else "not listed"
+    _print_doc(doc, as_json, f"token {hex(doc['token_id'])}: owner {doc['owner']}; {listing}; royalty {doc['royalty_bps'] / 100:g}% to {doc['royalty_receiver']}")
+
+
+@app.command()
+@verb
+def transfer(
+    token: TokenArg,
+    to: Annotated[str, typer.Argument(help="The receiving address (0x...) or the name of a studio wallet.")],
+    who: AsOpt = None,
+    network: NetworkOpt = None,
+    studio: StudioOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Give a token you own to another address."""
+    from latentmint.chain.market import transfer as give
+    from latentmint.chain.market import wallet_addresses
+    from latentmint.studio import open_studio
+
+    address = to if to.startswith("0x") else wallet_addresses(open_studio(studio)).get(to, to)
+    doc = _chain_action(studio, network, who, give, _token_id(token), address)
+    _print_doc(doc, as_json, f"{hex(doc['token_id'])} -> {doc['to']} (tx {doc['tx']})")
+
+
+wallet_app = typer.Typer(help="The studio's accounts: balances, test ETH on the embedded chain, extra local accounts.", no_args_is_help=True)
+app.add_typer(wallet_app, name="wallet")
+
+
+@wallet_app.command("show")
+@verb
+def wallet_show(network: NetworkOpt = None, studio: StudioOpt = None, as_json: JsonOpt = False) -> None:
+    """Every studio account's address, ETH, tokens held and market credits."""
+    from latentmint.chain.market import balances
+    from latentmint.chain.network import connect
+    from latentmint.studio import open_studio
+
+    opened = open_studio(studio)
+    net = connect(opened, network)
+    doc = balances(opened, net)
+    if as_json:
+        emit(doc)
+        return
+    table = Table(title=f"accounts on {net.name} (chain {net.chain_id})")
+    for col in ("name", "address", "ETH", "tokens", "credits (wei)"):
+        table.add_column(col, overflow="fold")
+    for name, a in doc.items():
+        table.add_row(name, a["address"], a["eth"], str(a["tokens"]), str(a["credits_wei"]))
+    out.print(table)
+
+
+@wallet_app.command("fund")
+@verb
+def wallet_fund(
+    name: Annotated[str, typer.Argument(help="artist or a wallet name.")] = "artist",
+    eth: Annotated[str, typer.Option("--eth", help="How much test ETH.")] = "100",
+    network: NetworkOpt = None,
+    studio: StudioOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Send test ETH from the embedded chain's faucet (local mode only)."""
+    from latentmint.chain.market import fund_wallet
+    from latentmint.chain.network import connect
+    from latentmint.studio import open_studio
+
+    opened = open_studio(studio)
+    address = fund_wallet(opened, connect(opened, network), name, eth)
+    _print_doc({"name": name, "address": address, "eth": eth}, as_json, f"{name} ({address}) +{eth} ETH")
+
+
+@wallet_app.command("add")
+@verb
+def wallet_add(name: Annotated[str, typer.Argument(help="A name for the account, e.g. collector.")], studio: StudioOpt = None, as_json: JsonOpt = False) -> None:
+    """Create another local account (encrypted with the studio password), e.g. a collector to try buying."""
+    from latentmint.chain.market import add_wallet
+    from latentmint.studio import open_studio
+
+    address = add_wallet(open_studio(studio), name, password(confirm=True))
+    _print_doc({"name": name, "address": address}, as_json, f"wallet {name}: {address}")
 
 
 @app.command()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from latentmint.art.works import Work
-from latentmint.chain.network import EMBEDDED, Network, call_tx, contract, deploy, fund, revert_errors, send
+from latentmint.chain.network import EMBEDDED, Network, call_tx, contract, deploy, fund, hexstr, revert_errors, send
 from latentmint.data.dataset import now_iso
 from latentmint.errors import LatentmintError
 from latentmint.files import atomic_write_json, sha256_file
@@ -56,7 +56,7 @@ def collection_for(studio: Studio, net: Network, key: bytes, artist: str, name: 
     if known and net.w3.eth.get_code(known["collection"]) not in (b"", "0x"):
         return contract(net, COLLECTION, known["collection"])
     receipt = deploy(net, key, COLLECTION, f"{name} (latentmint)", "LMNT", artist, artist, royalty_bps, "")
-    deployments[net.key] = {"network": net.name, "collection": receipt["contractAddress"], "tx": receipt["transactionHash"].hex(), "block": receipt["blockNumber"], "deployed": now_iso()}
+    deployments[net.key] = {"network": net.name, "collection": receipt["contractAddress"], "tx": hexstr(receipt["transactionHash"]), "block": receipt["blockNumber"], "deployed": now_iso()}
     atomic_write_json(studio.chain / DEPLOYMENTS, deployments)
     return contract(net, COLLECTION, receipt["contractAddress"])
 
@@ -85,7 +85,8 @@ def metadata(work: Work, image_cid: str, certified: dict[str, Any], artist: str)
         "description": certified["summary"],
         "image": f"ipfs://{image_cid}",
         "attributes": attributes,
-        "properties": {"work": work.id, "content_sha256": certified["sha256"], "creator": certified["creator_address"], "signer": certified["signer"]},
+        # the fingerprint lets anyone find copies of the work from the chain and storage alone
+        "properties": {"work": work.id, "content_sha256": certified["sha256"], "creator": certified["creator_address"], "signer": certified["signer"], "fingerprint": certified["fingerprint"]},
     }
     if work.record["kind"] == "walk":
         doc["animation_url"] = f"ipfs://{image_cid}"
@@ -115,6 +116,8 @@ def mint_works(studio: Studio, net: Network, keys: Any, works: Sequence[Work], r
     for w in works:
         if not w.record.get("certificate"):
             raise LatentmintError(f"{w.id}: not certified yet; run `latentmint certify {w.id}` first (the token carries its content credentials)")
+        if "fingerprint" not in w.record["certificate"]:
+            raise LatentmintError(f"{w.id}: certified by an older latentmint; run `latentmint certify {w.id}` again to add its fingerprint")
         if (t := token_of(w, net)) is not None:
             raise LatentmintError(f"{w.id}: already minted as token {t['token_id']} (tx {t['tx']}) in collection {t['collection']}")
     if net.name == EMBEDDED and net.w3.eth.get_balance(artist) < net.w3.to_wei(1, "ether"):
@@ -135,7 +138,7 @@ def mint_works(studio: Studio, net: Network, keys: Any, works: Sequence[Work], r
             event = _transfer_from_zero(coll, token_id)
             if event is None or event["transactionHash"] is None:
                 raise LatentmintError(f"{w.id}: these bytes are already token {token_id} of {coll.address}, minted elsewhere")
-            minted.append(_record(w, net, coll, token_id, event["transactionHash"].hex(), event["blockNumber"], image_cid, meta_cid, recovered=True))
+            minted.append(_record(w, net, coll, token_id, hexstr(event["transactionHash"]), event["blockNumber"], image_cid, meta_cid, recovered=True))
         else:
             pending.append((w, token_id, image_cid, meta_cid))
         if progress:
@@ -147,7 +150,7 @@ def mint_works(studio: Studio, net: Network, keys: Any, works: Sequence[Work], r
         call = call_tx(coll, "mint", artist, hashes[0], digests[0]) if len(batch) == 1 else call_tx(coll, "mintBatch", artist, hashes, digests)
         receipt = send(net, keys.eth_key, call, f"minting {len(batch)} token{'s' if len(batch) > 1 else ''}")
         for w, token_id, image_cid, meta_cid in batch:
-            minted.append(_record(w, net, coll, token_id, receipt["transactionHash"].hex(), receipt["blockNumber"], image_cid, meta_cid))
+            minted.append(_record(w, net, coll, token_id, hexstr(receipt["transactionHash"]), receipt["blockNumber"], image_cid, meta_cid))
     if royalty_bps is not None and coll.functions.royaltyInfo(0, 10_000).call()[1] != royalty_bps:
         for m in minted:
             send(net, keys.eth_key, call_tx(coll, "setTokenRoyalty", m.token_id, artist, royalty_bps), f"setting token {m.work.id}'s royalty")
@@ -182,9 +185,16 @@ def history(studio: Studio, net: Network, token_id: int) -> dict[str, Any]:
     owner = _owner(coll, token_id)
     if owner is None:
         raise LatentmintError(f"token {token_id}: not minted in collection {coll.address} on {net.name}")
+    from latentmint.chain.market import sales  # the market builds on this module
+
+    sold = sales(studio, net, token_id)
     events = []
     for log in coll.events.Transfer().get_logs(from_block=0, argument_filters={"tokenId": token_id}):
         block = net.w3.eth.get_block(log["blockNumber"])
-        kind = "mint" if int(log["args"]["from"], 16) == 0 else "transfer"
-        events.append({"event": kind, "from": log["args"]["from"], "to": log["args"]["to"], "tx": "0x" + log["transactionHash"].hex().removeprefix("0x"), "block": log["blockNumber"], "time": block["timestamp"]})
+        tx = hexstr(log["transactionHash"])
+        kind = "mint" if int(log["args"]["from"], 16) == 0 else ("sale" if tx in sold else "transfer")
+        event = {"event": kind, "from": log["args"]["from"], "to": log["args"]["to"], "tx": tx, "block": log["blockNumber"], "time": block["timestamp"]}
+        if tx in sold:
+            event.update({k: sold[tx][k] for k in ("price_wei", "royalty_wei", "royalty_receiver")})
+        events.append(event)
     return {"token_id": token_id, "collection": coll.address, "owner": owner, "creator": coll.functions.creator().call(), "token_uri": coll.functions.tokenURI(token_id).call(), "events": events}

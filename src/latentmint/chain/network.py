@@ -41,6 +41,11 @@ class Network:
         return f"{self.chain_id}:{genesis.removeprefix('0x')[:16]}"
 
 
+def hexstr(value: Any) -> str:
+    """0x-prefixed hex of a hash, whichever web3/hexbytes version made it."""
+    return "0x" + bytes(value).hex()
+
+
 def connect(studio: Studio, network: str | None = None) -> Network:
     name = network or studio.setting("chain", "network", EMBEDDED)
     if name == EMBEDDED:
@@ -63,11 +68,13 @@ def connect(studio: Studio, network: str | None = None) -> Network:
     return Network(w3, name, chain_id)
 
 
+@cache
 def _error_selectors() -> dict[bytes, tuple[str, list[str]]]:
     from eth_utils import keccak
 
     out = {}
-    for name in ("LatentmintCollection", "RoyaltySplitter"):
+    shipped = resources.files("latentmint.chain").joinpath("artifacts")
+    for name in sorted(p.name.removesuffix(".json") for p in shipped.iterdir() if p.name.endswith(".json")):
         for item in artifact(name)["abi"]:
             if item["type"] == "error":
                 types = [i["type"] for i in item["inputs"]]
@@ -149,7 +156,7 @@ def send(net: Network, key: bytes, tx: dict[str, Any], what: str) -> Any:
     except (OSError, ConnectionError) as exc:
         raise LatentmintError(f"{what}: lost the connection to {net.name} ({exc})") from exc
     if receipt["status"] != 1:
-        raise LatentmintError(f"{what}: transaction {receipt['transactionHash'].hex()} reverted on chain; nothing recorded")
+        raise LatentmintError(f"{what}: transaction {hexstr(receipt['transactionHash'])} reverted on chain; nothing recorded")
     return receipt
 
 
@@ -168,7 +175,7 @@ def deploy(net: Network, key: bytes, name: str, *args: Any) -> Any:
     art = artifact(name)
     from eth_abi import encode
 
-    constructor = next(item for item in art["abi"] if item["type"] == "constructor")
+    constructor = next((item for item in art["abi"] if item["type"] == "constructor"), {"inputs": []})
     types = [i["type"] for i in constructor["inputs"]]
     return send(net, key, {"data": art["bytecode"] + encode(types, list(args)).hex()}, f"deploying {name}")
 

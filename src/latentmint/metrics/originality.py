@@ -31,18 +31,20 @@ SAME_PERSON = 0.6
 IDENTITY_SIZE = 256  # faces are upscaled to this before dlib looks at them
 
 
-def _signature(image: Image.Image) -> torch.Tensor:
+def signature(image: Image.Image, side: int = SIDE, blur: int = 7) -> torch.Tensor:
     """Grayscale, high-passed (detail, not the face's overall layout every aligned face shares), zero-mean, unit-norm."""
-    gray = torch.from_numpy(np.asarray(image.convert("L").resize((SIDE, SIDE), Image.BOX), dtype=np.float32))[None, None]
-    blurred = F.avg_pool2d(F.pad(gray, (3, 3, 3, 3), mode="replicate"), 7, stride=1)
+    gray = torch.from_numpy(np.asarray(image.convert("L").resize((side, side), Image.BOX), dtype=np.float32))[None, None]
+    pad = blur // 2
+    blurred = F.avg_pool2d(F.pad(gray, (pad, pad, pad, pad), mode="replicate"), blur, stride=1)
     detail = gray - blurred
     detail = detail - detail.mean()
     return detail / detail.norm().clamp_min(1e-6)
 
 
-def _best_ncc(query: torch.Tensor, bank: torch.Tensor) -> torch.Tensor:
-    """For each bank signature, the highest normalised cross-correlation with `query` over all shifts."""
-    inner = bank[:, :, SHIFT:-SHIFT, SHIFT:-SHIFT]  # (N, 1, S-2k, S-2k): the bank's centre slides over the query
+def best_ncc(query: torch.Tensor, bank: torch.Tensor, shift: int = SHIFT) -> torch.Tensor:
+    """For each bank signature, the highest normalised cross-correlation with `query` over all shifts
+    (the query may be larger than the bank's signatures: then more shifts are tried)."""
+    inner = bank[:, :, shift:-shift, shift:-shift]  # (N, 1, S-2k, S-2k): the bank's centre slides over the query
     inner = inner - inner.mean(dim=(2, 3), keepdim=True)
     inner = inner / inner.flatten(1).norm(dim=1).clamp_min(1e-6).view(-1, 1, 1, 1)
     corr = F.conv2d(query, inner)  # (1, N, 2k+1, 2k+1)
@@ -138,7 +140,7 @@ class OriginalityIndex:
         for i, path in enumerate(self.paths):
             with Image.open(path) as im:
                 im = im.convert("RGB")
-                signatures.append(_signature(im))
+                signatures.append(signature(im))
                 identities.append(self.embedder.embed(im))
             if progress:
                 progress(i + 1, len(self.paths))
@@ -146,7 +148,7 @@ class OriginalityIndex:
 
     def score(self, image: Image.Image, k: int = 3) -> Verdict:
         image = image.convert("RGB")
-        ncc = _best_ncc(_signature(image), self.signatures)
+        ncc = best_ncc(signature(image), self.signatures)
         order = torch.argsort(ncc, descending=True)[:k].tolist()
         emb = self.embedder.embed(image)
         dist = np.linalg.norm(self.identities - emb, axis=1)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from latentmint.art.fingerprint import fingerprint, fingerprint_file, still
 from latentmint.art.works import Work
 from latentmint.data.dataset import Dataset, dataset_dir, now_iso
 from latentmint.errors import LatentmintError
@@ -33,6 +34,9 @@ def certify_work(studio: Studio, work: Work, keys: Any, *, allow_near_copy: bool
     """Sign `work` (its latest declared edit, if any). Returns (work, newly certified)."""
     done = work.record.get("certificate")
     if done and (work.root / done["file"]).is_file():
+        if "fingerprint" not in done:  # certified by an earlier version: add what verification needs
+            done["fingerprint"] = fingerprint_file(work.root / done["file"])
+            work.save()
         return work, False
     if not allow_near_copy:
         _refuse_near_copy(work)
@@ -73,6 +77,7 @@ def certify_work(studio: Studio, work: Work, keys: Any, *, allow_near_copy: bool
         "allow_near_copy": allow_near_copy,
         "training_photos": len(ingredients),
         "summary": record["summary"],
+        "fingerprint": fingerprint(still(signed, name)),  # finds copies of this file later (art/fingerprint.py)
         "time": now_iso(),
     }
     work.save()

@@ -1,0 +1,85 @@
+"""Perceptual fingerprints of works, so that a re-encoded, resized, cropped or watermarked copy still
+finds the token it copies.
+
+A fingerprint is the near-copy signature of metrics/originality.py taken at 32 px with a finer
+high-pass (1 KB, stored as base64 in work.json and in the token's metadata, so that verification needs
+only the chain and storage). A query is compared at every size from 32 down to 28 px, so a crop of up
+to ~12% still lines up; on the test corpus copies score >= 0.80 and unrelated faces <= 0.35.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageSequence
+
+from latentmint.errors import LatentmintError
+from latentmint.metrics.originality import best_ncc, signature
+
+SIDE, BLUR, SHIFT = 32, 5, 3
+SIZES = range(SIDE, SIDE - 5, -1)  # 32..28 px: the query's scale relative to the original, down to 0.875
+COPY_NCC = 0.60
+VERSION = "latentmint.fp/1"
+
+
+def still(data: bytes, name: str = "file") -> Image.Image:
+    """The image, or the first frame of an animation (GIF, WebP, MP4), as RGB."""
+    if name.lower().endswith((".mp4", ".m4v", ".mov")):
+        import av
+
+        try:
+            with av.open(io.BytesIO(data)) as container:
+                return next(container.decode(video=0)).to_image().convert("RGB")
+        except (av.FFmpegError, StopIteration) as exc:
+            raise LatentmintError(f"{name}: not a readable video ({exc})") from exc
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return next(ImageSequence.Iterator(im)).convert("RGB")
+    except (OSError, SyntaxError) as exc:
+        raise LatentmintError(f"{name}: not a readable image ({exc})") from exc
+
+
+def fingerprint(image: Image.Image) -> str:
+    sig = signature(image, SIDE, BLUR)[0, 0].numpy()
+    q = np.round(sig / max(float(np.abs(sig).max()), 1e-9) * 127).astype(np.int8)
+    return base64.b64encode(q.tobytes()).decode()
+
+
+def fingerprint_file(path: Path) -> str:
+    return fingerprint(still(Path(path).read_bytes(), Path(path).name))
+
+
+def _decode(fp: str) -> torch.Tensor:
+    raw = np.frombuffer(base64.b64decode(fp), dtype=np.int8)
+    if raw.size != SIDE * SIDE:
+        raise ValueError("not a latentmint fingerprint")
+    return torch.from_numpy(raw.astype(np.float32).reshape(1, 1, SIDE, SIDE))
+
+
+@dataclass
+class CopyIndex:
+    """Fingerprints of minted works; `match` finds the one an image copies, if any."""
+
+    keys: list[str]
+    bank: torch.Tensor  # (N, 1, SIDE, SIDE)
+
+    @classmethod
+    def build(cls, fingerprints: dict[str, str]) -> CopyIndex:
+        keys = sorted(fingerprints)
+        bank = torch.cat([_decode(fingerprints[k]) for k in keys]) if keys else torch.zeros(0, 1, SIDE, SIDE)
+        return cls(keys, bank)
+
+    def match(self, image: Image.Image) -> tuple[str | None, float]:
+        """(key of the best match, its score); key None when nothing reaches COPY_NCC."""
+        if not self.keys:
+            return None, 0.0
+        with torch.no_grad():
+            scores = torch.stack([best_ncc(signature(image, n, BLUR), self.bank, SHIFT) for n in SIZES]).amax(0)
+        best = int(scores.argmax())
+        score = float(scores[best])
+        return (self.keys[best] if score >= COPY_NCC else None), score

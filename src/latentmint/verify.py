@@ -1,0 +1,124 @@
+"""`latentmint verify FILE`: is this file a minted original, a copy of one, a tampered original, or unknown?
+
+AUTHENTIC  the exact minted bytes: a token's id is the sha256 of its certified file, so one `ownerOf` call
+           answers; the verdict carries the token, its owner, creator, mint transaction and history.
+TAMPERED   content credentials are present but the content changed after signing.
+COPY       not the minted bytes, but the same artwork re-encoded, resized, cropped a little or
+           watermarked: found by the perceptual fingerprint each token's metadata carries.
+UNKNOWN    none of these.
+
+The fingerprints come from the chain and storage alone (mint events -> tokenURI -> metadata by CID), cached
+in chain/fingerprints-<chain>.json and topped up from the last block seen, so a collection minted
+elsewhere verifies the same way as the studio's own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from latentmint.art.fingerprint import CopyIndex, still
+from latentmint.chain.mint import COLLECTION, _deployments, history
+from latentmint.chain.network import Network, contract, revert_errors
+from latentmint.errors import LatentmintError
+from latentmint.files import atomic_write_json
+from latentmint.provenance.credentials import MIME_TYPES, inspect_bytes
+from latentmint.storage.store import open_store
+from latentmint.studio import Studio
+
+
+@dataclass
+class Verification:
+    verdict: str  # AUTHENTIC | COPY | TAMPERED | UNKNOWN
+    token_id: int | None
+    owner: str | None
+    creator: str | None
+    reason: str
+    collection: str | None = None
+    similarity: float | None = None
+    credentials: dict[str, Any] | None = None
+    mint_tx: str | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _collections(studio: Studio, net: Network, extra: list[str]) -> list[Any]:
+    known = _deployments(studio).get(net.key, {})
+    addresses = ([known["collection"]] if "collection" in known else []) + list(extra)
+    return [contract(net, COLLECTION, net.w3.to_checksum_address(a)) for a in addresses]
+
+
+def fingerprint_index(studio: Studio, net: Network, collections: list[Any]) -> tuple[CopyIndex, list[str]]:
+    """Fingerprints of every token minted in `collections`, topped up from the chain; also the tokens whose
+    metadata could not be fetched (so a caller can say the search was partial)."""
+    path = studio.chain / f"fingerprints-{net.key.replace(':', '-')}.json"
+    cache = json.loads(path.read_text()) if path.exists() else {"block": -1, "tokens": {}, "missing": []}
+    head = net.w3.eth.block_number
+    store = open_store(studio)
+    zero = "0x" + "00" * 20
+    if head > cache["block"]:
+        for coll in collections:
+            for log in coll.events.Transfer().get_logs(from_block=cache["block"] + 1, to_block=head, argument_filters={"from": zero}):
+                token = log["args"]["tokenId"]
+                key = f"{coll.address}:{token}"
+                try:
+                    cid = coll.functions.tokenURI(token).call().removeprefix("ipfs://")
+                    meta = json.loads(store.cat(cid))
+                    cache["tokens"][key] = meta["properties"]["fingerprint"]
+                except (LatentmintError, KeyError, ValueError):
+                    cache["missing"].append(key)  # metadata not in this store: reported, retried never
+        cache["block"] = head
+        atomic_write_json(path, cache)
+    return CopyIndex.build(cache["tokens"]), cache["missing"]
+
+
+def _token_facts(studio: Studio, net: Network, coll: Any, token_id: int) -> dict[str, Any]:
+    try:
+        owner = coll.functions.ownerOf(token_id).call()
+    except revert_errors():
+        return {}
+    events = history(studio, net, token_id)["events"] if _deployments(studio).get(net.key, {}).get("collection") == coll.address else []
+    return {"owner": owner, "creator": coll.functions.creator().call(), "collection": coll.address, "events": events, "mint_tx": events[0]["tx"] if events else None}
+
+
+def verify_bytes(studio: Studio, net: Network, data: bytes, name: str, trust_anchors: str = "", extra_collections: list[str] = ()) -> Verification:
+    collections = _collections(studio, net, list(extra_collections))
+    if not collections:
+        raise LatentmintError(f"{net.name}: no collection to verify against; mint first or pass --collection ADDRESS")
+    token_id = int(hashlib.sha256(data).hexdigest(), 16)
+    suffix = Path(name).suffix.lower()
+    credentials = inspect_bytes(data, MIME_TYPES[suffix], trust_anchors).to_json() if suffix in MIME_TYPES else None
+    for coll in collections:
+        facts = _token_facts(studio, net, coll, token_id)
+        if facts:
+            valid = credentials and credentials["credentials"] == "valid"
+            reason = "the exact minted bytes" + ("; content credentials valid" if valid else "; no valid content credentials inside")
+            return Verification("AUTHENTIC", token_id, facts["owner"], facts["creator"], reason, facts["collection"], 1.0, credentials, facts["mint_tx"], facts["events"])
+    index, missing = fingerprint_index(studio, net, collections)
+    key, score = index.match(still(data, name))
+    copied, facts = None, {}
+    if key:
+        address, token = key.split(":")
+        copied = int(token)
+        facts = _token_facts(studio, net, contract(net, COLLECTION, address), copied)
+    partial = f" ({len(missing)} tokens' metadata were not in the store)" if missing else ""
+    if credentials and credentials["credentials"] == "invalid" and "changed after it was signed" in (credentials["reason"] or ""):
+        what = f" of token {hex(copied)}" if copied is not None else ""
+        return Verification("TAMPERED", copied, facts.get("owner"), facts.get("creator"), f"content credentials present but the content changed after signing{what}", facts.get("collection"), round(score, 3), credentials)
+    if copied is not None and facts:
+        return Verification("COPY", copied, facts["owner"], facts["creator"], f"not the minted file: a copy of token {hex(copied)} (similarity {score:.2f}); the original is held by {facts['owner']}", facts["collection"], round(score, 3), credentials, facts["mint_tx"], facts["events"])
+    return Verification("UNKNOWN", None, None, None, f"neither minted nor a copy of any of {len(index.keys)} minted works (best similarity {score:.2f}){partial}", None, round(score, 3), credentials)
+
+
+def verify_file(studio: Studio, net: Network, path: Path, trust_anchors: str = "", extra_collections: list[str] = ()) -> Verification:
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise LatentmintError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    return verify_bytes(studio, net, data, path.name, trust_anchors, extra_collections)

@@ -1,0 +1,121 @@
+"""verify: every minted work and its copies get the right verdict; unrelated faces are UNKNOWN; a studio
+that holds only the chain and the blocks verifies as well as the creator's."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw
+
+from latentmint.art.works import list_works
+from latentmint.chain.mint import mint_works
+from latentmint.chain.network import connect
+from latentmint.provenance.certify import trust_anchors
+from latentmint.provenance.identity import unlock
+from latentmint.studio import Studio, init_studio
+from latentmint.verify import verify_bytes
+
+from conftest import certified_studio, dataset_or_skip
+
+pytestmark = pytest.mark.slow
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def minted(tmp_path_factory: pytest.TempPathFactory) -> tuple[Studio, list]:
+    studio = certified_studio(tmp_path_factory.mktemp("verify"), PASSWORD, works=4)
+    works = list_works(studio)
+    return studio, mint_works(studio, connect(studio), unlock(studio, PASSWORD), works)
+
+
+def _encode(im: Image.Image, fmt: str, **kw) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+def _copies(original: bytes) -> dict[str, tuple[bytes, str]]:
+    """What a collector meets in the wild: re-encoded, resized, cropped and watermarked copies (no manifest)."""
+    im = Image.open(io.BytesIO(original)).convert("RGB")
+    w, h = im.size
+    d = round(w * 0.05)
+    marked = im.copy()
+    ImageDraw.Draw(marked).text((2, h - 12), "(c) stolen", fill=(255, 255, 255))
+    return {
+        "jpeg q70": (_encode(im, "JPEG", quality=70), "copy.jpg"),
+        "resized 50%": (_encode(im.resize((w // 2, h // 2), Image.LANCZOS), "PNG"), "copy.png"),
+        "cropped 5%": (_encode(im.crop((d, d, w, h)), "PNG"), "copy.png"),
+        "watermarked": (_encode(marked, "JPEG", quality=90), "copy.jpg"),
+    }
+
+
+def _paint_over(png: bytes) -> bytes:
+    """Paint a region of the signed PNG in place: new pixel data, every other chunk (the manifest) kept."""
+    chunks, pos = [], 8
+    while pos < len(png):
+        (length,) = struct.unpack(">I", png[pos : pos + 4])
+        chunks.append((png[pos + 4 : pos + 8], png[pos + 8 : pos + 8 + length]))
+        pos += 12 + length
+    header = dict(chunks)[b"IHDR"]
+    width, height = struct.unpack(">II", header[:8])
+    painted = Image.open(io.BytesIO(png)).convert("RGB")
+    ImageDraw.Draw(painted).rectangle([width // 4, height // 4, width // 2, height // 2], fill=(0, 255, 0))
+    rows = painted.tobytes()
+    raw = b"".join(b"\x00" + rows[y * width * 3 : (y + 1) * width * 3] for y in range(height))
+    out, done = [png[:8]], False
+    for kind, body in chunks:
+        if kind == b"IDAT":
+            if done:
+                continue
+            body, done = zlib.compress(raw), True
+        out.append(struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body)))
+    return b"".join(out)
+
+
+def test_every_case_gets_the_right_verdict(minted) -> None:
+    studio, tokens = minted
+    net, anchors = connect(studio), trust_anchors(studio)
+    for token in tokens:
+        certified = token.work.root / token.work.record["certificate"]["file"]
+        original = certified.read_bytes()
+        exact = verify_bytes(studio, net, original, certified.name, anchors)
+        assert exact.verdict == "AUTHENTIC" and exact.token_id == token.token_id
+        assert exact.owner == exact.creator == unlock(studio, PASSWORD).identity.address
+        assert exact.credentials["credentials"] == "valid" and exact.mint_tx == token.tx and exact.events[0]["event"] == "mint"
+        for case, (data, name) in _copies(original).items():
+            found = verify_bytes(studio, net, data, name, anchors)
+            assert (found.verdict, found.token_id) == ("COPY", token.token_id), (case, found.reason)
+            assert found.owner and "not the minted file" in found.reason
+        tampered = verify_bytes(studio, net, _paint_over(original), certified.name, anchors)
+        assert tampered.verdict == "TAMPERED" and tampered.token_id == token.token_id, tampered.reason
+
+
+def test_unrelated_faces_are_unknown(minted) -> None:
+    studio, _ = minted
+    net = connect(studio)
+    faces = sorted(dataset_or_skip("utk-ref2000").glob("*.jpg"))[:20]
+    for face in faces:
+        found = verify_bytes(studio, net, face.read_bytes(), face.name)
+        assert found.verdict == "UNKNOWN" and found.token_id is None, (face.name, found.similarity)
+
+
+def test_a_studio_with_only_the_chain_and_the_blocks_verifies_too(minted, tmp_path: Path) -> None:
+    """A collector's studio: no works, no records; a replica of the chain and the blocks from storage."""
+    studio, tokens = minted
+    other = init_studio(tmp_path / "collector")
+    shutil.copytree(studio.chain / "embedded", other.chain / "embedded")
+    shutil.copytree(studio.store / "blocks", other.store / "blocks")
+    collection = json.loads((studio.chain / "deployments.json").read_text())
+    address = next(iter(collection.values()))["collection"]
+    certified = tokens[0].work.root / tokens[0].work.record["certificate"]["file"]
+    data, name = _copies(certified.read_bytes())["jpeg q70"]
+    found = verify_bytes(other, connect(other), data, name, extra_collections=[address])
+    assert found.verdict == "COPY" and found.token_id == tokens[0].token_id
+    exact = verify_bytes(other, connect(other), certified.read_bytes(), certified.name, extra_collections=[address])
+    assert exact.verdict == "AUTHENTIC" and exact.creator == unlock(studio, PASSWORD).identity.address
