@@ -7,7 +7,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from bench import chain_speed, gas, generate_speed, ingest_speed, train_quality, train_speed
+from bench import chain_speed, gas, generate_speed, ingest_speed, train_quality, train_speed, verify_speed
 
 BENCHMARKS = {
     "ingest_speed": ingest_speed.run,
@@ -15,6 +15,7 @@ BENCHMARKS = {
     "generate_speed": generate_speed.run,
     "gas": gas.run,  # under a minute
     "chain_speed": chain_speed.run,  # ~3 minutes: 10,000 tokens on the embedded chain
+    "verify_speed": verify_speed.run,  # ~5 minutes: 10,000 rendered, stored and minted works
     "train_quality": train_quality.run,  # ~35 minutes: FastGAN 2,600 steps, then a DCGAN for the same time
 }
 HIDDEN = ("case", "runs", "target")

@@ -181,3 +181,38 @@ def test_any_json_rpc_node_works_with_no_code_change(studio: Studio, tmp_path: P
     finally:
         node.terminate()
         node.wait(10)
+
+
+def test_market_wallet_transfer_and_verify_from_the_command_line(studio: Studio, tmp_path: Path) -> None:
+    from PIL import Image
+
+    work = _work_ids(studio)[0]
+    token = str(json.loads(cli("mint", work, "--json", studio=studio).stdout)["minted"][0]["token_id"])
+    assert cli("wallet", "add", "collector", studio=studio).returncode == 0
+    assert json.loads(cli("wallet", "fund", "collector", "--json", studio=studio).stdout)["eth"] == "100"
+    listed = cli("market", "list", token, "--price", "0.05", "--json", studio=studio)
+    assert listed.returncode == 0, listed.stderr
+    shown = json.loads(cli("market", "show", token, "--json", studio=studio).stdout)
+    assert shown["listed"] and shown["price_eth"] == "0.05" and shown["royalty_bps"] == 750
+    bought = cli("market", "buy", token, "--as", "collector", "--json", studio=studio)
+    assert bought.returncode == 0, bought.stderr
+    sale = json.loads(bought.stdout)
+    assert sale["price_wei"] == 5 * 10**16 and sale["royalty_wei"] == 5 * 10**16 * 750 // 10_000
+    wallets = json.loads(cli("wallet", "show", "--json", studio=studio).stdout)
+    assert wallets["collector"]["tokens"] == 1 and wallets["artist"]["tokens"] == 0
+    events = json.loads(cli("history", token, "--json", studio=studio).stdout)["events"]
+    assert [e["event"] for e in events] == ["mint", "sale"] and events[1]["royalty_wei"] == sale["royalty_wei"]
+    record = load_work(studio, work).record
+    certified = studio.works / work / record["certificate"]["file"]
+    verdict = json.loads(cli("verify", str(certified), "--json", studio=studio).stdout)
+    assert verdict["verdict"] == "AUTHENTIC" and verdict["owner"] == wallets["collector"]["address"] and int(token) == verdict["token_id"]
+    copy = tmp_path / "copy.jpg"
+    Image.open(certified).convert("RGB").save(copy, quality=70)
+    verdict = json.loads(cli("verify", str(copy), "--json", studio=studio).stdout)
+    assert verdict["verdict"] == "COPY" and verdict["token_id"] == int(token) and set(verdict) >= {"owner", "creator", "reason"}
+    again = cli("market", "buy", token, "--as", "collector", studio=studio)
+    assert again.returncode == 1 and "not listed" in again.stderr
+    stranger = cli("market", "list", token, "--price", "1", studio=studio)  # the artist no longer owns it
+    assert stranger.returncode == 1 and "belongs to" in stranger.stderr
+    given = cli("transfer", token, "artist", "--as", "collector", "--json", studio=studio)
+    assert given.returncode == 0 and json.loads(given.stdout)["to"] == wallets["artist"]["address"]

@@ -869,13 +869,34 @@ def wallet_add(name: Annotated[str, typer.Argument(help="A name for the account,
 
 @app.command()
 @verb
+def serve(
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    host: Annotated[str, typer.Option("--host", help="Address to bind; the default keeps the gallery on this machine.")] = "127.0.0.1",
+    network: NetworkOpt = None,
+    studio: StudioOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The gallery: works, certificates, training runs, and a page that verifies any file (Ctrl-C stops)."""
+    from latentmint.studio import open_studio
+    from latentmint.web.app import serve as run_server
+
+    opened = open_studio(studio)
+    if as_json:
+        emit({"url": f"http://{host}:{port}/", "studio": str(opened.root)})
+    else:
+        err.print(f"gallery of {opened.root} at [bold]http://{host}:{port}/[/] (Ctrl-C stops)")
+    run_server(opened, host, port, network)
+
+
+@app.command()
+@verb
 def demo(
     photos: Annotated[Optional[Path], typer.Option(help="Folder of photos (default: ../shared/datasets/london when present).", show_default=False)] = None,
     studio: Annotated[Path, typer.Option("--studio", help="Studio folder for the demo (created, or resumed when it exists).")] = Path("demo-studio"),
     train_time: Annotated[str, typer.Option("--train-time", help="How long to train the 64 px model, e.g. 4m.")] = "4m",
     as_json: JsonOpt = False,
 ) -> None:
-    """Run every stage that exists, end to end, on a demo studio: identity, ingest, train, generate, walk, select, certify, mint."""
+    """The main job end to end on a demo studio: photos to a trained model, certified works, tokens, a sale, verified files."""
     from contextlib import ExitStack
 
     from latentmint.chain.mint import token_of
@@ -888,6 +909,8 @@ def demo(
         def on_stage(stage: str):
             stack.close()  # finish the previous stage's bar before the next one starts
             err.print(f"[bold]demo[/]: {stage}")
+            if stage in ("market", "verify"):  # a few transactions or files: no bar
+                return None
             return stack.enter_context(training_bar(quiet) if stage == "train" else progress_bar(stage, quiet))
 
         result = run_demo(photos, studio, parse_duration(train_time), on_stage)
@@ -896,7 +919,8 @@ def demo(
         works = [{**_work_json(w), "seed": w.record["generation"]["seed"]} for w in result.works]
         certified = [{"work": w.id, "file": str(w.root / w.record["certificate"]["file"])} for w in result.certified]
         tokens = [{"work": w.id, **{k: t[k] for k in ("token_id", "tx", "token_uri", "image_cid")}} for w in result.certified if (t := token_of(w, result.network))]
-        emit({"studio": str(result.studio.root), "ingest": result.ingest.to_json(), "train": trained, "works": works, "walk": _work_json(result.walk), "certified": certified, "tokens": tokens})
+        verified = [{"file": str(f), **v.to_json()} for f, v in result.verified]
+        emit({"studio": str(result.studio.root), "ingest": result.ingest.to_json(), "train": trained, "works": works, "walk": _work_json(result.walk), "certified": certified, "tokens": tokens, "sale": result.sale, "verified": verified})
         return
     print_ingest_report(result.ingest)
     out.print(_works_table(f"{len(result.works)} works and a walk", [*result.works, result.walk]))
@@ -917,6 +941,12 @@ def demo(
     if tokens:
         table.add_row("tokens", f"{len(tokens)} on the embedded chain ({len(result.minted)} minted now), collection {tokens[0]['collection']}")
         table.add_row("first token", f"{hex(int(tokens[0]['token_id']))}\n{tokens[0]['token_uri']}\n`latentmint history {tokens[0]['token_id']} --studio {result.studio.root}`")
+    if result.sale:
+        table.add_row("sale", f"listed at {result.sale['price_wei'] / 1e18:g} ETH, bought by the collector wallet {result.sale['buyer']}; royalty {result.sale['royalty_wei'] / 1e18:g} ETH to the artist")
+    for file, v in result.verified:
+        table.add_row("verify", f"{os.path.relpath(file)}: {v.verdict} ({v.reason})")
+    table.add_row("gallery", f"`latentmint serve --studio {result.studio.root}` then open http://127.0.0.1:8000/")
+    table.add_row("next", f"`latentmint wallet show --studio {result.studio.root}`; `latentmint verify FILE --studio {result.studio.root}`")
     out.print(table)
 
 

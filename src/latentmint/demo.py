@@ -2,7 +2,8 @@
 
 Today: create the artist's identity, ingest the photos, train the 64 px CPU preset for a bounded time,
 generate 16 works and a looping latent walk (each checked for originality), keep 12 of the 16, certify
-those and the walk, and mint them on the embedded chain. Later stages (verify, market) extend `run_demo`.
+those and the walk, mint them on the embedded chain, list the first token, buy it with a second account
+(a collector), and verify the original file and a re-encoded copy of it.
 A rerun resumes an unfinished run and skips finished work (works are found again by their IDs).
 """
 
@@ -15,17 +16,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 from latentmint.art.generate import generate, walk
 from latentmint.art.works import Work, load_work, select_works
+from latentmint.chain.market import account_key, add_wallet, buy, fund_wallet, list_token, parse_eth, show, wallet_addresses
 from latentmint.chain.mint import mint_works, token_of
 from latentmint.chain.network import EMBEDDED, connect
 from latentmint.data.ingest import IngestOptions, IngestReport, ingest
 from latentmint.errors import LatentmintError
 from latentmint.gan.config import make_config
 from latentmint.gan.train import TrainResult, train
-from latentmint.provenance.certify import certify_work
+from latentmint.provenance.certify import certify_work, trust_anchors
 from latentmint.provenance.identity import create_identity, unlock
 from latentmint.studio import Studio, init_studio
+from latentmint.verify import verify_file
 
 # The repository sits beside shared/ on the developers' and CI machines.
 DEFAULT_PHOTOS = Path("../shared/datasets/london")
@@ -34,6 +39,7 @@ ARTIST = "Demo Artist"
 # The demo studio's keys are throwaway; LATENTMINT_PASSWORD overrides this for anyone who wants their own.
 DEMO_PASSWORD = "latentmint-demo"
 KEEP = 12
+COLLECTOR, PRICE = "collector", "0.05"
 
 
 @dataclass
@@ -46,6 +52,8 @@ class DemoResult:
     certified: list[Work]
     minted: list[Any]  # chain.mint.Minted, this run's new tokens
     network: Any
+    sale: dict[str, Any] | None  # None when an earlier demo already sold the token
+    verified: list[tuple[Path, Any]]  # (file, latentmint.verify.Verification)
 
 
 def default_photos() -> Path:
@@ -94,7 +102,33 @@ def run_demo(
     net = connect(studio, EMBEDDED)
     unminted = [w for w in certified if token_of(w, net) is None]
     minted = mint_works(studio, net, keys, unminted, progress=on_stage("mint")) if unminted else []
-    return DemoResult(studio, report, trained, works, animation, certified, minted, net)
+    on_stage("market")
+    first = certified[0]
+    token_id = int(token_of(first, net)["token_id"])
+    sale = _sell(studio, net, keys.eth_key, password, token_id)
+    on_stage("verify")
+    original = first.root / first.record["certificate"]["file"]
+    copy = studio.root / "demo-copy.jpg"  # what a collector might find online: a re-encoded JPEG
+    with Image.open(original) as im:
+        im.convert("RGB").save(copy, quality=70)
+    anchors = trust_anchors(studio)
+    verified = [(f, verify_file(studio, net, f, anchors)) for f in (original, copy)]
+    return DemoResult(studio, report, trained, works, animation, certified, minted, net, sale, verified)
+
+
+def _sell(studio: Studio, net: Any, artist_key: bytes, password: str, token_id: int) -> dict[str, Any] | None:
+    """List the token at 0.05 ETH and buy it as the "collector" wallet, unless an earlier run did."""
+    if COLLECTOR not in wallet_addresses(studio):
+        add_wallet(studio, COLLECTOR, password)
+    collector = wallet_addresses(studio)[COLLECTOR]
+    state = show(studio, net, token_id)
+    if state["owner"] == collector:
+        return None
+    if net.w3.eth.get_balance(collector) < net.w3.to_wei(1, "ether"):
+        fund_wallet(studio, net, COLLECTOR)
+    if not state["listed"]:
+        list_token(studio, net, artist_key, token_id, parse_eth(PRICE))
+    return buy(studio, net, account_key(studio, password, COLLECTOR), token_id)
 
 
 def _curate(studio: Studio, works: list[Work]) -> list[Work]:

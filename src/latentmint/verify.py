@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from latentmint.art.fingerprint import CopyIndex, still
+from latentmint.art.works import list_works
 from latentmint.chain.mint import COLLECTION, _deployments, history
 from latentmint.chain.network import Network, contract, revert_errors
 from latentmint.errors import LatentmintError
@@ -53,28 +54,47 @@ def _collections(studio: Studio, net: Network, extra: list[str]) -> list[Any]:
     return [contract(net, COLLECTION, net.w3.to_checksum_address(a)) for a in addresses]
 
 
+_MEMO: dict[str, tuple[tuple, CopyIndex, list[str]]] = {}  # a server verifies many files between blocks
+
+
 def fingerprint_index(studio: Studio, net: Network, collections: list[Any]) -> tuple[CopyIndex, list[str]]:
     """Fingerprints of every token minted in `collections`, topped up from the chain; also the tokens whose
     metadata could not be fetched (so a caller can say the search was partial)."""
     path = studio.chain / f"fingerprints-{net.key.replace(':', '-')}.json"
-    cache = json.loads(path.read_text()) if path.exists() else {"block": -1, "tokens": {}, "missing": []}
     head = net.w3.eth.block_number
+    memo_key = (head, tuple(sorted(c.address for c in collections)))
+    if (memo := _MEMO.get(str(path))) and memo[0] == memo_key:
+        return memo[1], memo[2]
+    cache = json.loads(path.read_text()) if path.exists() else {"collections": {}, "tokens": {}, "missing": []}
     store = open_store(studio)
     zero = "0x" + "00" * 20
-    if head > cache["block"]:
-        for coll in collections:
-            for log in coll.events.Transfer().get_logs(from_block=cache["block"] + 1, to_block=head, argument_filters={"from": zero}):
-                token = log["args"]["tokenId"]
-                key = f"{coll.address}:{token}"
-                try:
-                    cid = coll.functions.tokenURI(token).call().removeprefix("ipfs://")
-                    meta = json.loads(store.cat(cid))
-                    cache["tokens"][key] = meta["properties"]["fingerprint"]
-                except (LatentmintError, KeyError, ValueError):
-                    cache["missing"].append(key)  # metadata not in this store: reported, retried never
-        cache["block"] = head
+    changed = False
+    for coll in collections:
+        seen = cache["collections"].get(coll.address, -1)
+        if head <= seen:
+            continue
+        for log in coll.events.Transfer().get_logs(from_block=seen + 1, to_block=head, argument_filters={"from": zero}):
+            token = log["args"]["tokenId"]
+            key = f"{coll.address}:{token}"
+            try:
+                meta = json.loads(store.cat(coll.functions.tokenURI(token).call().removeprefix("ipfs://")))
+                cache["tokens"][key] = meta["properties"]["fingerprint"]
+            except (LatentmintError, KeyError, ValueError):
+                cache["missing"].append(key)  # metadata not in this store, or without a fingerprint
+        cache["collections"][coll.address] = head
+        changed = True
+    if changed:
         atomic_write_json(path, cache)
-    return CopyIndex.build(cache["tokens"]), cache["missing"]
+    # the studio's own records fill in tokens whose metadata this store lacks (or that predate fingerprints)
+    fingerprints = dict(cache["tokens"])
+    for work in list_works(studio):
+        fp = (work.record.get("certificate") or {}).get("fingerprint")
+        for token in work.record.get("tokens", []):
+            if fp and token["chain"] == net.key:
+                fingerprints.setdefault(f"{token['collection']}:{token['token_id']}", fp)
+    index, missing = CopyIndex.build(fingerprints), [k for k in cache["missing"] if k not in fingerprints]
+    _MEMO[str(path)] = (memo_key, index, missing)
+    return index, missing
 
 
 def _token_facts(studio: Studio, net: Network, coll: Any, token_id: int) -> dict[str, Any]:

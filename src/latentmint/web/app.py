@@ -1,0 +1,258 @@
+"""`latentmint serve`: the gallery, work, training and verify pages (FastAPI, server-rendered Jinja2).
+
+The pages only present what the other packages compute: works and records (art/), credentials
+(provenance/), tokens, listings and history (chain/), verdicts (verify.py). On the embedded chain the work
+page also lists, buys and transfers with the studio's accounts through CSRF-protected forms; against any
+other network it shows data and links, and never holds a private key.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import mimetypes
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+# At module level: FastAPI reads the route annotations (postponed by the __future__ import) from these globals.
+from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from latentmint.errors import LatentmintError
+from latentmint.studio import Studio
+
+UPLOAD_LIMIT = 25 * 1024 * 1024
+UPLOAD_TYPES = {b"\x89PNG": ".png", b"\xff\xd8\xff": ".jpg", b"GIF8": ".gif", b"RIFF": ".webp"}
+CSRF_COOKIE = "latentmint_csrf"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+def _upload_suffix(data: bytes) -> str | None:
+    """The type an upload really is, from its first bytes (never trust the name or the browser)."""
+    for magic, suffix in UPLOAD_TYPES.items():
+        if data.startswith(magic):
+            return ".webp" if suffix == ".webp" and data[8:12] != b"WEBP" else suffix
+    if data[4:8] == b"ftyp":
+        return ".mp4"
+    return None
+
+
+def svg_chart(points: list[tuple[float, float]], width: int = 560, height: int = 160) -> str:
+    """A small line chart as inline SVG (no plotting library in the page)."""
+    if len(points) < 2:
+        return ""
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
+    sx = (width - 60) / ((x1 - x0) or 1)
+    sy = (height - 30) / ((y1 - y0) or 1)
+    path = " ".join(f"{50 + (x - x0) * sx:.1f},{height - 20 - (y - y0) * sy:.1f}" for x, y in points)
+    return (
+        f'<svg viewBox="0 0 {width} {height}" class="chart"><polyline fill="none" stroke="#7b5cff" stroke-width="2" points="{path}"/>'
+        f'<text x="4" y="14">{y1:.3g}</text><text x="4" y="{height - 20}">{y0:.3g}</text>'
+        f'<text x="50" y="{height - 4}">step {x0:g}</text><text x="{width - 90}" y="{height - 4}">step {x1:g}</text></svg>'
+    )
+
+
+def create_app(studio: Studio, network: str | None = None) -> FastAPI:
+    from latentmint.art.works import list_works, load_work
+    from latentmint.chain.network import EMBEDDED, connect
+
+    app = FastAPI(title="latentmint gallery", docs_url=None, redoc_url=None)
+    templates = Jinja2Templates(directory=str(TEMPLATES))
+    state: dict[str, Any] = {}
+
+    def net():
+        if "net" not in state:
+            state["net"] = connect(studio, network)
+        return state["net"]
+
+    def local() -> bool:
+        return net().name == EMBEDDED
+
+    def page(request: Request, template: str, **context: Any) -> HTMLResponse:
+        token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
+        response = templates.TemplateResponse(request, template, {"studio": studio, "local": local(), "csrf": token, "network": net().name, **context})
+        response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict")
+        return response
+
+    def check_csrf(request: Request, sent: str) -> None:
+        cookie = request.cookies.get(CSRF_COOKIE, "")
+        if not cookie or not hmac.compare_digest(cookie, sent):
+            raise HTTPException(403, "the form expired or came from another site; reload the page and try again")
+
+    def token_of(work) -> dict[str, Any] | None:
+        from latentmint.chain.mint import token_of as find
+
+        return find(work, net())
+
+    def work_or_404(wid: str):
+        try:
+            return load_work(studio, wid)
+        except LatentmintError as exc:
+            raise HTTPException(404, str(exc)) from exc
+
+    @app.get("/", response_class=HTMLResponse)
+    def gallery(request: Request):
+        works = [w for w in list_works(studio) if w.record.get("certificate") or w.record.get("human_actions")]
+        cards = [{"work": w, "token": token_of(w)} for w in works]
+        cards.sort(key=lambda c: (c["token"] is None, "certificate" not in c["work"].record, c["work"].id))
+        return page(request, "gallery.html", cards=cards)
+
+    @app.get("/works/{wid}", response_class=HTMLResponse)
+    def work_page(request: Request, wid: str, message: str = ""):
+        from latentmint.chain.market import show, wallet_addresses
+        from latentmint.chain.mint import history
+        from latentmint.provenance.certify import trust_anchors
+        from latentmint.provenance.credentials import inspect_file
+
+        work = work_or_404(wid)
+        cert = work.record.get("certificate")
+        inspection = inspect_file(work.root / cert["file"], trust_anchors(studio)) if cert else None
+        token = token_of(work)
+        market = hist = None
+        if token:
+            token_id = int(token["token_id"])
+            market = show(studio, net(), token_id)
+            hist = history(studio, net(), token_id)
+        record = json.loads((work.root / "creativity.json").read_text()) if (work.root / "creativity.json").exists() else None
+        accounts = wallet_addresses(studio) if local() and (studio.keys / "identity.json").exists() else {}
+        return page(request, "work.html", work=work, cert=cert, inspection=inspection, token=token, market=market, history=hist, record=record, accounts=accounts, message=message)
+
+    @app.get("/works/{wid}/file/{name}")
+    def work_file(wid: str, name: str):
+        work = work_or_404(wid)
+        path = (work.root / name).resolve()
+        if path.parent != work.root.resolve() or not path.is_file() or name.endswith(".json"):
+            raise HTTPException(404, f"{wid}/{name}: no such file")
+        return Response(path.read_bytes(), media_type=mimetypes.guess_type(name)[0] or "application/octet-stream")
+
+    @app.get("/faces/{dataset}/{name}")
+    def training_face(dataset: str, name: str):
+        from latentmint.data.dataset import dataset_dir
+
+        try:
+            folder = (dataset_dir(studio.datasets, dataset) / "faces").resolve()
+        except LatentmintError as exc:
+            raise HTTPException(404, str(exc)) from exc
+        path = (folder / name).resolve()
+        if path.parent != folder or not path.is_file():
+            raise HTTPException(404, f"{dataset}/{name}: no such face")
+        return Response(path.read_bytes(), media_type="image/png")
+
+    def _act(request_form: dict[str, str], wid: str, action) -> RedirectResponse:
+        if not local():
+            raise HTTPException(403, "this page only trades on the embedded chain; use your wallet on a real network")
+        token = token_of(work_or_404(wid))
+        if token is None:
+            raise HTTPException(400, f"{wid}: not minted")
+        from latentmint.chain.market import account_key
+
+        password = os.environ.get("LATENTMINT_PASSWORD")
+        if password is None:
+            raise HTTPException(403, "start `latentmint serve` with LATENTMINT_PASSWORD set to trade from the page")
+        try:
+            message = action(account_key(studio, password, request_form["account"]), int(token["token_id"]))
+        except LatentmintError as exc:
+            message = f"error: {exc}"
+        from urllib.parse import quote
+
+        return RedirectResponse(f"/works/{wid}?message={quote(message)}", status_code=303)
+
+    @app.post("/works/{wid}/list")
+    def list_form(request: Request, wid: str, price: str = Form(...), account: str = Form("artist"), csrf: str = Form(...)):
+        from latentmint.chain.market import list_token, parse_eth
+
+        check_csrf(request, csrf)
+        return _act({"account": account}, wid, lambda key, t: f"listed at {price} ETH (tx {list_token(studio, net(), key, t, parse_eth(price))['tx']})")
+
+    @app.post("/works/{wid}/buy")
+    def buy_form(request: Request, wid: str, account: str = Form(...), csrf: str = Form(...)):
+        from latentmint.chain.market import buy
+
+        check_csrf(request, csrf)
+        return _act({"account": account}, wid, lambda key, t: f"bought by {account} (tx {buy(studio, net(), key, t)['tx']})")
+
+    @app.post("/works/{wid}/transfer")
+    def transfer_form(request: Request, wid: str, to: str = Form(...), account: str = Form(...), csrf: str = Form(...)):
+        from latentmint.chain.market import transfer, wallet_addresses
+
+        check_csrf(request, csrf)
+        address = wallet_addresses(studio).get(to, to)
+        return _act({"account": account}, wid, lambda key, t: f"transferred to {address} (tx {transfer(studio, net(), key, t, address)['tx']})")
+
+    @app.get("/runs/{name}", response_class=HTMLResponse)
+    def run_page(request: Request, name: str):
+        folder = studio.runs / name
+        if "/" in name or name.startswith(".") or not (folder / "run.json").is_file():
+            raise HTTPException(404, f"{name}: no such run")
+        run = json.loads((folder / "run.json").read_text())
+        samples = sorted(p.name for p in (folder / "samples").glob("step-*.png"))
+        evaluations = [json.loads(line) for line in (folder / "evaluations.jsonl").read_text().splitlines() if line.strip()] if (folder / "evaluations.jsonl").exists() else []
+        charts = {key: svg_chart([(e["step"], e[key]) for e in evaluations if e.get(key) is not None]) for key in ("swd_train", "kid_train", "fid_train")}
+        return page(request, "run.html", name=name, run=run, samples=samples, charts={k: v for k, v in charts.items() if v}, evaluations=evaluations, loss=(folder / "loss.png").exists())
+
+    @app.get("/runs/{name}/file/{kind}/{file}")
+    def run_file(name: str, kind: str, file: str):
+        folder = (studio.runs / name / ("samples" if kind == "samples" else "")).resolve()
+        path = (folder / file).resolve()
+        if kind not in ("samples", "plot") or path.parent != folder or path.suffix != ".png" or not path.is_file():
+            raise HTTPException(404, f"{name}/{file}: no such image")
+        return Response(path.read_bytes(), media_type="image/png")
+
+    @app.get("/verify", response_class=HTMLResponse)
+    def verify_form(request: Request):
+        return page(request, "verify.html", result=None)
+
+    @app.post("/verify")
+    async def verify_upload(request: Request, file: UploadFile = File(...)):
+        from latentmint.provenance.certify import trust_anchors
+        from latentmint.verify import verify_bytes
+
+        data = await file.read(UPLOAD_LIMIT + 1)
+        wants_json = "application/json" in request.headers.get("accept", "")
+        if len(data) > UPLOAD_LIMIT:
+            error, status = f"{file.filename}: larger than {UPLOAD_LIMIT // (1024 * 1024)} MB", 413
+        elif (suffix := _upload_suffix(data)) is None:
+            error, status = f"{file.filename}: not a PNG, JPEG, GIF, WebP or MP4 file", 415
+        else:
+            try:
+                result = verify_bytes(studio, net(), data, f"upload{suffix}", trust_anchors(studio))
+            except LatentmintError as exc:
+                error, status = str(exc), 422
+            else:
+                if wants_json:
+                    return JSONResponse(result.to_json())
+                match = None
+                if result.token_id is not None:
+                    match = next((w for w in list_works(studio) if (t := token_of(w)) and int(t["token_id"]) == result.token_id), None)
+                return page(request, "verify.html", result=result, match=match, filename=file.filename)
+        if wants_json:
+            return JSONResponse({"error": error}, status_code=status)
+        response = page(request, "verify.html", result=None, error=error)
+        response.status_code = status
+        return response
+
+    @app.get("/ipfs/{cid}")
+    def ipfs(cid: str):
+        from latentmint.storage.cid import parse_cid
+        from latentmint.storage.store import open_store
+
+        try:
+            parse_cid(cid)
+            data = open_store(studio).cat(cid)
+        except (ValueError, LatentmintError) as exc:
+            raise HTTPException(404, f"{cid}: not in this studio's store") from exc
+        suffix = _upload_suffix(data)
+        media = mimetypes.guess_type(f"x{suffix}")[0] if suffix else ("application/json" if data[:1] in b"{[" else "application/octet-stream")
+        return Response(data, media_type=media, headers={"Cache-Control": "public, max-age=31536000, immutable"})
+
+    return app
+
+
+def serve(studio: Studio, host: str = "127.0.0.1", port: int = 8000, network: str | None = None) -> None:
+    import uvicorn
+
+    uvicorn.run(create_app(studio, network), host=host, port=port, log_level="warning")
