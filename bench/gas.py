@@ -1,4 +1,4 @@
-"""Gas of deploy, mint, batch mint (per token) and transfer: LatentmintCollection beside OpenZeppelin's
+"""Gas of deploy, mint, batch mint (per token), transfer and the market's list/reprice/cancel/buy: LatentmintCollection beside OpenZeppelin's
 ERC721URIStorage + ERC2981 (no Enumerable) minting a 59-character ipfs:// URI, and Solady's ERC721 doing our
 mint, all compiled by the same solc (contracts/build.mjs) and run in the same EVM (py-evm).
 Target: our mint, duplicate guard included, at most 60% of OpenZeppelin's.
@@ -21,7 +21,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` and `latentmint` 
 from eth_account import Account
 
 from latentmint.chain.embedded import open_embedded
-from latentmint.chain.network import Network, call_tx, send
+from latentmint.chain.network import Network, call_tx, deploy, send
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 URI_59 = "ipfs://" + "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"[:52]  # 59 characters in all
@@ -39,11 +39,8 @@ def _artifact(name: str) -> dict:
 
 
 def _deploy(net: Network, key: bytes, name: str, *args) -> tuple[object, int]:
-    from eth_abi import encode
-
     art = _artifact(name)
-    types = [i["type"] for i in next(x for x in art["abi"] if x["type"] == "constructor")["inputs"]]
-    receipt = send(net, key, {"data": art["bytecode"] + encode(types, list(args)).hex()}, f"deploying {name}")
+    receipt = deploy(net, key, name, *args, art=art)
     return net.w3.eth.contract(address=receipt["contractAddress"], abi=art["abi"]), receipt["gasUsed"]
 
 
@@ -78,6 +75,15 @@ def measure() -> dict:
         _gas(net, key, oz, "transferFrom", artist, buyer, 2)
         transfer = _gas(net, key, ours, "transferFrom", artist, buyer, token)
         oz_transfer = _gas(net, key, oz, "transferFrom", artist, buyer, 3)
+        # the market: approve once, then list / reprice / cancel / list / buy (royalty paid on the sale)
+        market, market_deploy = _deploy(net, key, "LatentmintMarket")
+        _gas(net, key, ours, "setApprovalForAll", market.address, True)
+        sale = int.from_bytes(h("w", 3), "big")
+        list_gas = _gas(net, key, market, "list", ours.address, sale, 10**17)
+        reprice_gas = _gas(net, key, market, "updatePrice", ours.address, sale, 2 * 10**17)
+        cancel_gas = _gas(net, key, market, "cancel", ours.address, sale)
+        _gas(net, key, market, "list", ours.address, sale, 10**17)
+        buy_gas = send(net, keys[1], {**call_tx(market, "buy", ours.address, sale), "value": 10**17}, "buy")["gasUsed"]
         uri = ours.functions.tokenURI(token).call()
         oz_same_uri = _gas(net, key, oz, "mint", artist, uri)  # the 66-character URI our tokenURI renders
     return {
@@ -91,6 +97,11 @@ def measure() -> dict:
         "oz_batch_mint_gas_per_token": int(oz_batch),
         "transfer_gas": transfer,
         "oz_transfer_gas": oz_transfer,
+        "market_list_gas": list_gas,
+        "market_update_price_gas": reprice_gas,
+        "market_cancel_gas": cancel_gas,
+        "market_buy_gas": buy_gas,
+        "market_deploy_gas": market_deploy,
         "deploy_gas": ours_deploy,
         "oz_deploy_gas": oz_deploy,
         "solady_deploy_gas": solady_deploy,
@@ -109,6 +120,7 @@ def run() -> list[dict]:
         {"case": f"batch mint of {BATCH}, per token", "latentmint": doc["batch_mint_gas_per_token"], "openzeppelin": doc["oz_batch_mint_gas_per_token"]},
         {"case": "transfer", "latentmint": doc["transfer_gas"], "openzeppelin": doc["oz_transfer_gas"]},
         {"case": "deploy", "latentmint": doc["deploy_gas"], "openzeppelin": doc["oz_deploy_gas"], "solady": doc["solady_deploy_gas"]},
+        {"case": "market: list / reprice / cancel / buy (with royalty)", "list": doc["market_list_gas"], "reprice": doc["market_update_price_gas"], "cancel": doc["market_cancel_gas"], "buy": doc["market_buy_gas"], "deploy": doc["market_deploy_gas"]},
     ]
     write_result("gas", rows, summary=doc)
     return rows

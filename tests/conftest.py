@@ -45,8 +45,9 @@ def studio(tmp_path: Path) -> Studio:
     return init_studio(tmp_path / "studio")
 
 
-def certified_studio(root: Path, password: str, works: int = 4) -> Studio:
-    """A studio with a tiny trained run, an identity, and `works` certified images (the input of minting)."""
+def certified_studio(root: Path, password: str, works: int = 4, paid_photographers: list[str] = ()) -> Studio:
+    """A studio with a tiny trained run, an identity, and `works` certified images (the input of minting).
+    `paid_photographers`: the Ethereum address credited for each of the first photos, in order (credits.csv)."""
     from latentmint.art.generate import generate
     from latentmint.data.ingest import IngestOptions, ingest
     from latentmint.gan.config import make_config
@@ -55,7 +56,14 @@ def certified_studio(root: Path, password: str, works: int = 4) -> Studio:
     from latentmint.provenance.identity import create_identity, unlock
 
     studio = init_studio(root / "studio")
-    ingest(copy_faces(dataset_or_skip("utk540"), root / "faces", 8), studio, "faces", IngestOptions(resolution=64, aligned=True, workers=1))
+    faces = copy_faces(dataset_or_skip("utk540"), root / "faces", 8)
+    credits = None
+    if paid_photographers:
+        names = sorted(p.name for p in faces.glob("*.jpg"))
+        rows = [f"{n},Photographer {address[:8]},CC-BY-4.0,{address}" for n, address in zip(names, paid_photographers)]
+        credits = faces / "credits.csv"
+        credits.write_text("file,author,license,wallet\n" + "\n".join(rows) + "\n")
+    ingest(faces, studio, "faces", IngestOptions(resolution=64, aligned=True, workers=1, credits=credits))
     train(studio, "faces", "run", make_config("faces-64-cpu", {"ngf": 8, "ndf": 8, "batch": 4, "steps": 40, "sample_every": 100, "ckpt_every": 100, "sample_seeds": 4}))
     create_identity(studio, "Ada Artist", password)
     keys = unlock(studio, password)

@@ -113,9 +113,7 @@ def test_a_reverting_royalty_receiver_cannot_block_the_sale(market: Market) -> N
 
 def _malicious(market: Market):
     art = json.loads((TESTS / "artifacts" / "MaliciousBuyer.json").read_text())
-    from eth_abi import encode
-
-    receipt = send(market.net, market.keys["bob"], {"data": art["bytecode"] + encode(["address"], [market.market.address]).hex()}, "deploy attacker")
+    receipt = deploy(market.net, market.keys["bob"], "MaliciousBuyer", market.market.address, art=art)
     return market.net.w3.eth.contract(address=receipt["contractAddress"], abi=art["abi"])
 
 

@@ -4,6 +4,7 @@ and safely through crashes, reruns and every failure a user can meet."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 import os
 import socket
 import subprocess
@@ -157,6 +158,12 @@ def test_any_json_rpc_node_works_with_no_code_change(studio: Studio, tmp_path: P
     node = _start_anvil(port, state)
     try:
         ids = _work_ids(studio)
+        settings = studio.root / "latentmint.toml"
+        original = settings.read_text()
+        settings.write_text(original.replace("[chain]", "[chain]\nchain_id = 1"))  # expects mainnet
+        wrong = cli("mint", ids[0], "--network", url, studio=studio)
+        assert wrong.returncode == 1 and "chain id 31337, but latentmint.toml expects 1" in wrong.stderr
+        settings.write_text(original)
         broke = cli("mint", ids[0], "--network", url, studio=studio)
         assert broke.returncode == 1 and "has 0 ETH" in broke.stderr  # a real network has no faucet
         net = connect(studio, url)
@@ -216,3 +223,33 @@ def test_market_wallet_transfer_and_verify_from_the_command_line(studio: Studio,
     assert stranger.returncode == 1 and "belongs to" in stranger.stderr
     given = cli("transfer", token, "artist", "--as", "collector", "--json", studio=studio)
     assert given.returncode == 0 and json.loads(given.stdout)["to"] == wallets["artist"]["address"]
+
+
+def test_royalties_are_shared_with_the_photographers(tmp_path: Path) -> None:
+    """Two credited photographers (4 and 2 photos) share 30% of every royalty; the artist keeps 70%."""
+    from eth_account import Account
+
+    from latentmint.chain.royalty import plan_split
+
+    photographers = [Account.create().address, Account.create().address]
+    studio = certified_studio(tmp_path, PASSWORD, works=1, paid_photographers=[photographers[0]] * 4 + [photographers[1]] * 2)
+    work = _work_ids(studio)[0]
+    token = str(json.loads(cli("mint", work, "--json", studio=studio).stdout)["minted"][0]["token_id"])
+    split = cli("royalty", "split", "--credits", "30%", "--json", studio=studio)
+    assert split.returncode == 0, split.stderr
+    doc = json.loads(split.stdout)
+    shares = {p["address"]: p["share"] for p in doc["payees"]}
+    artist = unlock(studio, PASSWORD).identity.address
+    assert shares == {artist: 0.7, photographers[0]: 0.2, photographers[1]: 0.1}
+    assert cli("wallet", "add", "collector", studio=studio).returncode == 0
+    assert cli("wallet", "fund", "collector", studio=studio).returncode == 0
+    assert cli("market", "list", token, "--price", "1", studio=studio).returncode == 0
+    bought = json.loads(cli("market", "buy", token, "--as", "collector", "--json", studio=studio).stdout)
+    assert bought["royalty_receiver"] == doc["splitter"] and bought["royalty_wei"] == 75 * 10**15
+    paid = json.loads(cli("royalty", "release", photographers[1], "--json", studio=studio).stdout)
+    assert paid["wei"] == 75 * 10**15 // 10
+    net = connect(studio)
+    assert net.w3.eth.get_balance(photographers[1]) == paid["wei"]
+    again = cli("royalty", "release", photographers[1], studio=studio)
+    assert again.returncode == 1 and "NothingDue" in again.stderr
+    assert plan_split(artist, Counter({photographers[0]: 1, photographers[1]: 2}), 0.0) == [(artist, 10_000)]

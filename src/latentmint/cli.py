@@ -867,6 +867,64 @@ def wallet_add(name: Annotated[str, typer.Argument(help="A name for the account,
     _print_doc({"name": name, "address": address}, as_json, f"wallet {name}: {address}")
 
 
+royalty_app = typer.Typer(help="Share royalties with the people whose photos trained the model.", no_args_is_help=True)
+app.add_typer(royalty_app, name="royalty")
+
+
+@royalty_app.command("split")
+@verb
+def royalty_split(
+    credits: Annotated[str, typer.Option("--credits", help="The photographers' part of every royalty, e.g. 30% (shared by their photo counts).")],
+    dataset: Annotated[Optional[str], typer.Option("--dataset", help="Dataset whose credits name the payees (default: the one the minted works came from).", show_default=False)] = None,
+    network: NetworkOpt = None,
+    studio: StudioOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Deploy a royalty splitter (artist + credited photographers with an eth_address) and make it the royalty receiver."""
+    from latentmint.art.works import list_works
+    from latentmint.chain.market import account_key
+    from latentmint.chain.network import connect
+    from latentmint.chain.royalty import create_split
+    from latentmint.provenance.identity import load_identity
+    from latentmint.studio import open_studio
+
+    opened = open_studio(studio)
+    name = dataset or next((w.record["model"]["dataset"] for w in list_works(opened) if w.record.get("tokens")), None)
+    if name is None:
+        raise LatentmintError("no minted works yet: pass --dataset NAME")
+    try:
+        share = float(credits.strip().removesuffix("%")) / 100
+    except ValueError:
+        raise LatentmintError(f"{credits!r}: a share is a percentage, e.g. 30%") from None
+    net = connect(opened, network)
+    doc = create_split(opened, net, account_key(opened, password()), load_identity(opened).address, name, share)
+    if as_json:
+        emit(doc)
+        return
+    out.print(f"royalties ({doc['royalty_bps'] / 100:g}%) now go to {doc['splitter']}:")
+    for p in doc["payees"]:
+        out.print(f"  {p['address']}  {p['share']:.2%}")
+
+
+@royalty_app.command("release")
+@verb
+def royalty_release(
+    payee: Annotated[str, typer.Argument(help="Payee address, or a studio account name (artist, a wallet).")] = "artist",
+    who: AsOpt = None,
+    network: NetworkOpt = None,
+    studio: StudioOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Send a payee their share of the royalties collected so far (anyone may trigger it; the payee is paid)."""
+    from latentmint.chain.market import wallet_addresses
+    from latentmint.chain.royalty import release
+    from latentmint.studio import open_studio
+
+    address = wallet_addresses(open_studio(studio)).get(payee, payee)
+    doc = _chain_action(studio, network, who, release, address)
+    _print_doc(doc, as_json, f"{doc['payee']} received {doc['wei'] / 1e18:g} ETH (tx {doc['tx']})")
+
+
 @app.command()
 @verb
 def serve(

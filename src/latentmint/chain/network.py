@@ -171,10 +171,11 @@ def contract(net: Network, name: str, address: str) -> Any:
     return net.w3.eth.contract(address=address, abi=artifact(name)["abi"])
 
 
-def deploy(net: Network, key: bytes, name: str, *args: Any) -> Any:
-    art = artifact(name)
+def deploy(net: Network, key: bytes, name: str, *args: Any, art: dict[str, Any] | None = None) -> Any:
+    """Deploy the shipped contract `name` (or the given artifact, e.g. a benchmark baseline); returns the receipt."""
     from eth_abi import encode
 
+    art = art or artifact(name)
     constructor = next((item for item in art["abi"] if item["type"] == "constructor"), {"inputs": []})
     types = [i["type"] for i in constructor["inputs"]]
     return send(net, key, {"data": art["bytecode"] + encode(types, list(args)).hex()}, f"deploying {name}")

@@ -8,7 +8,7 @@ from pathlib import Path
 from latentmint.errors import LatentmintError
 
 _FILE_COLUMNS = ("file", "filename", "path", "image")
-_ALIASES = {"artist": "author", "creator": "author", "photographer": "author", "credit": "author", "licence": "license", "url": "source_url", "source": "source_url"}
+_ALIASES = {"artist": "author", "creator": "author", "photographer": "author", "credit": "author", "licence": "license", "url": "source_url", "source": "source_url", "wallet": "eth_address", "address": "eth_address", "ethereum": "eth_address"}
 
 
 class Credits:
