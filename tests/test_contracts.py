@@ -255,3 +255,21 @@ def test_committed_artifacts_rebuild_byte_for_byte(tmp_path: Path) -> None:
         for name in built:
             assert (tmp_path / folder / name).read_bytes() == (REPO / committed / name).read_bytes(), f"{committed}/{name}"
     assert artifact("LatentmintCollection")["compiler"]["settings"]["evmVersion"] == "cancun"
+
+
+def test_ownership_moves_mint_rights_and_safe_transfers_check_the_receiver(chain: Chain) -> None:
+    token, _, _ = chain.mint(b"safe")
+    with reverts("ERC721InvalidReceiver"):  # a contract that cannot take NFTs
+        chain.tx("artist", "safeTransferFrom", chain.addr["artist"], chain.coll.address, token)
+    chain.tx("artist", "safeTransferFrom", chain.addr["artist"], chain.addr["bob"], token)
+    assert chain.coll.functions.ownerOf(token).call() == chain.addr["bob"]
+    chain.tx("artist", "setApprovalForAll", chain.addr["carol"], True)
+    assert chain.coll.functions.isApprovedForAll(chain.addr["artist"], chain.addr["carol"]).call()
+    chain.tx("artist", "transferOwnership", chain.addr["alice"])
+    chain.mint(b"by the new owner", who="alice")
+    with reverts("OwnableUnauthorizedAccount"):
+        chain.mint(b"by the old owner")
+    assert chain.coll.functions.creator().call() == chain.addr["artist"]  # the creator never changes
+    chain.tx("alice", "renounceOwnership")
+    with reverts("OwnableUnauthorizedAccount"):
+        chain.mint(b"after renouncing", who="alice")
