@@ -133,12 +133,14 @@ def _sell(studio: Studio, net: Any, artist_key: bytes, password: str, token_id: 
 
 def _curate(studio: Studio, works: list[Work]) -> list[Work]:
     """The demo artist keeps the 12 most original works (no near copies; least like any training face first),
-    once: a rerun finds the recorded selection."""
+    once: a rerun finds the recorded selection, in the same order."""
+
+    def most_original_first(w: Work) -> tuple:
+        return (-(w.record["originality"].get("identity_distance") or 0.0), w.id)
+
     already = [w for w in works if any(a["action"] == "selected" for a in load_work(studio, w.id).record.get("human_actions", []))]
     if already:
-        return already
-    candidates = [w for w in works if not w.record["originality"]["near_copy"]]
-    candidates.sort(key=lambda w: -(w.record["originality"].get("identity_distance") or 0.0))
-    kept = candidates[:KEEP]
+        return sorted(already, key=most_original_first)
+    kept = sorted((w for w in works if not w.record["originality"]["near_copy"]), key=most_original_first)[:KEEP]
     select_works(studio, [w.id for w in kept], [w.id for w in works])
     return kept

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from latentmint.art.fingerprint import CopyIndex, still
+from latentmint.art.fingerprint import CopyIndex, is_current, still
 from latentmint.art.works import list_works
 from latentmint.chain.mint import COLLECTION, _deployments, history
 from latentmint.chain.network import Network, contract, revert_errors
@@ -81,6 +81,9 @@ def fingerprint_index(studio: Studio, net: Network, collections: list[Any]) -> t
                 cache["tokens"][key] = meta["properties"]["fingerprint"]
             except (LatentmintError, KeyError, ValueError):
                 cache["missing"].append(key)  # metadata not in this store, or without a fingerprint
+                continue
+            if not is_current(cache["tokens"][key]):
+                cache["missing"].append(key)
         cache["collections"][coll.address] = head
         changed = True
     if changed:
@@ -90,9 +93,11 @@ def fingerprint_index(studio: Studio, net: Network, collections: list[Any]) -> t
     for work in list_works(studio):
         fp = (work.record.get("certificate") or {}).get("fingerprint")
         for token in work.record.get("tokens", []):
-            if fp and token["chain"] == net.key:
-                fingerprints.setdefault(f"{token['collection']}:{token['token_id']}", fp)
-    index, missing = CopyIndex.build(fingerprints), [k for k in cache["missing"] if k not in fingerprints]
+            key = f"{token['collection']}:{token['token_id']}"
+            if is_current(fp) and token["chain"] == net.key and not is_current(fingerprints.get(key)):
+                fingerprints[key] = fp
+    index = CopyIndex.build(fingerprints)
+    missing = [k for k in cache["missing"] if not is_current(fingerprints.get(k))]
     _MEMO[str(path)] = (memo_key, index, missing)
     return index, missing
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from latentmint.art.works import Work
+from latentmint.art.fingerprint import is_current
 from latentmint.chain.network import EMBEDDED, Network, call_tx, contract, deploy, fund, hexstr, revert_errors, send
 from latentmint.data.dataset import now_iso
 from latentmint.errors import LatentmintError
@@ -116,7 +117,7 @@ def mint_works(studio: Studio, net: Network, keys: Any, works: Sequence[Work], r
     for w in works:
         if not w.record.get("certificate"):
             raise LatentmintError(f"{w.id}: not certified yet; run `latentmint certify {w.id}` first (the token carries its content credentials)")
-        if "fingerprint" not in w.record["certificate"]:
+        if not is_current(w.record["certificate"].get("fingerprint")):
             raise LatentmintError(f"{w.id}: certified by an older latentmint; run `latentmint certify {w.id}` again to add its fingerprint")
         if (t := token_of(w, net)) is not None:
             raise LatentmintError(f"{w.id}: already minted as token {t['token_id']} (tx {t['tx']}) in collection {t['collection']}")

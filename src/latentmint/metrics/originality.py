@@ -31,13 +31,16 @@ SAME_PERSON = 0.6
 IDENTITY_SIZE = 256  # faces are upscaled to this before dlib looks at them
 
 
-def signature(image: Image.Image, side: int = SIDE, blur: int = 7) -> torch.Tensor:
-    """Grayscale, high-passed (detail, not the face's overall layout every aligned face shares), zero-mean, unit-norm."""
-    gray = torch.from_numpy(np.asarray(image.convert("L").resize((side, side), Image.BOX), dtype=np.float32))[None, None]
+def signature(image: Image.Image, side: int = SIDE, blur: int = 7, mode: str = "L") -> torch.Tensor:
+    """(1, C, side, side): high-passed (detail, not the face's overall layout every aligned face shares),
+    zero-mean per channel, unit-norm overall. Grayscale ("L") ignores colour changes; "YCbCr" also sees
+    structure that lives only in colour."""
+    pixels = np.asarray(image.convert(mode).resize((side, side), Image.BOX), dtype=np.float32)
+    planes = torch.from_numpy(pixels.reshape(side, side, -1)).permute(2, 0, 1)[None]
     pad = blur // 2
-    blurred = F.avg_pool2d(F.pad(gray, (pad, pad, pad, pad), mode="replicate"), blur, stride=1)
-    detail = gray - blurred
-    detail = detail - detail.mean()
+    blurred = F.avg_pool2d(F.pad(planes, (pad, pad, pad, pad), mode="replicate"), blur, stride=1)
+    detail = planes - blurred
+    detail = detail - detail.mean(dim=(2, 3), keepdim=True)
     return detail / detail.norm().clamp_min(1e-6)
 
 
@@ -51,7 +54,7 @@ def best_ncc(query: torch.Tensor, bank: torch.Tensor, shift: int = SHIFT) -> tor
     window = inner.shape[-1]
     q_sum = F.avg_pool2d(query, window, stride=1) * window * window
     q_sq = F.avg_pool2d(query * query, window, stride=1) * window * window
-    q_norm = (q_sq - q_sum * q_sum / (window * window)).clamp_min(1e-12).sqrt()
+    q_norm = (q_sq - q_sum * q_sum / (window * window)).sum(dim=1, keepdim=True).clamp_min(1e-12).sqrt()  # over channels
     return (corr / q_norm).flatten(2).amax(dim=2)[0]
 
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from latentmint.art.fingerprint import fingerprint, fingerprint_file, still
+from latentmint.art.fingerprint import fingerprint, fingerprint_file, is_current, still
 from latentmint.art.works import Work
 from latentmint.data.dataset import Dataset, dataset_dir, now_iso
 from latentmint.errors import LatentmintError
@@ -34,7 +34,7 @@ def certify_work(studio: Studio, work: Work, keys: Any, *, allow_near_copy: bool
     """Sign `work` (its latest declared edit, if any). Returns (work, newly certified)."""
     done = work.record.get("certificate")
     if done and (work.root / done["file"]).is_file():
-        if "fingerprint" not in done:  # certified by an earlier version: add what verification needs
+        if not is_current(done.get("fingerprint")):  # certified by an earlier version: add what verification needs
             done["fingerprint"] = fingerprint_file(work.root / done["file"])
             work.save()
         return work, False
