@@ -54,18 +54,29 @@ def _collections(studio: Studio, net: Network, extra: list[str]) -> list[Any]:
     return [contract(net, COLLECTION, net.w3.to_checksum_address(a)) for a in addresses]
 
 
-_MEMO: dict[str, tuple[tuple, CopyIndex, list[str]]] = {}  # a server verifies many files between blocks
+@dataclass
+class KnownTokens:
+    """What verification knows of the minted tokens: fingerprints, the work each token is, what is missing."""
+
+    index: CopyIndex
+    by_work: dict[str, str]  # work ID (from the token's metadata) -> "collection:tokenId"
+    missing: list[str]
 
 
-def fingerprint_index(studio: Studio, net: Network, collections: list[Any]) -> tuple[CopyIndex, list[str]]:
-    """Fingerprints of every token minted in `collections`, topped up from the chain; also the tokens whose
-    metadata could not be fetched (so a caller can say the search was partial)."""
+_MEMO: dict[str, tuple[tuple, KnownTokens]] = {}  # a server verifies many files between blocks
+
+
+def known_tokens(studio: Studio, net: Network, collections: list[Any]) -> KnownTokens:
+    """Every token minted in `collections`, from mint events and metadata by CID, cached and topped up from
+    the last block seen; the studio's own records fill in what its store lacks."""
     path = studio.chain / f"fingerprints-{net.key.replace(':', '-')}.json"
     head = net.w3.eth.block_number
     memo_key = (head, tuple(sorted(c.address for c in collections)))
     if (memo := _MEMO.get(str(path))) and memo[0] == memo_key:
-        return memo[1], memo[2]
-    cache = json.loads(path.read_text()) if path.exists() else {"collections": {}, "tokens": {}, "missing": []}
+        return memo[1]
+    cache = json.loads(path.read_text()) if path.exists() else {}
+    if "works" not in cache:  # absent, or written by an earlier version: rebuild
+        cache = {"collections": {}, "tokens": {}, "works": {}, "missing": []}
     store = open_store(studio)
     zero = "0x" + "00" * 20
     changed = False
@@ -74,32 +85,35 @@ def fingerprint_index(studio: Studio, net: Network, collections: list[Any]) -> t
         if head <= seen:
             continue
         for log in coll.events.Transfer().get_logs(from_block=seen + 1, to_block=head, argument_filters={"from": zero}):
-            token = log["args"]["tokenId"]
-            key = f"{coll.address}:{token}"
+            key = f"{coll.address}:{log['args']['tokenId']}"
             try:
-                meta = json.loads(store.cat(coll.functions.tokenURI(token).call().removeprefix("ipfs://")))
-                cache["tokens"][key] = meta["properties"]["fingerprint"]
+                meta = json.loads(store.cat(coll.functions.tokenURI(log["args"]["tokenId"]).call().removeprefix("ipfs://")))
+                props = meta["properties"]
             except (LatentmintError, KeyError, ValueError):
-                cache["missing"].append(key)  # metadata not in this store, or without a fingerprint
-                continue
-            if not is_current(cache["tokens"][key]):
-                cache["missing"].append(key)
+                props = {}
+            if props.get("work"):
+                cache["works"][props["work"]] = key
+            if is_current(props.get("fingerprint")):
+                cache["tokens"][key] = props["fingerprint"]
+            else:
+                cache["missing"].append(key)  # metadata not in this store, or without a current fingerprint
         cache["collections"][coll.address] = head
         changed = True
     if changed:
         atomic_write_json(path, cache)
-    # the studio's own records fill in tokens whose metadata this store lacks (or that predate fingerprints)
-    fingerprints = dict(cache["tokens"])
+    fingerprints, by_work = dict(cache["tokens"]), dict(cache["works"])
     for work in list_works(studio):
         fp = (work.record.get("certificate") or {}).get("fingerprint")
         for token in work.record.get("tokens", []):
+            if token["chain"] != net.key:
+                continue
             key = f"{token['collection']}:{token['token_id']}"
-            if is_current(fp) and token["chain"] == net.key and not is_current(fingerprints.get(key)):
+            by_work.setdefault(work.id, key)
+            if is_current(fp) and not is_current(fingerprints.get(key)):
                 fingerprints[key] = fp
-    index = CopyIndex.build(fingerprints)
-    missing = [k for k in cache["missing"] if not is_current(fingerprints.get(k))]
-    _MEMO[str(path)] = (memo_key, index, missing)
-    return index, missing
+    known = KnownTokens(CopyIndex.build(fingerprints), by_work, [k for k in cache["missing"] if not is_current(fingerprints.get(k))])
+    _MEMO[str(path)] = (memo_key, known)
+    return known
 
 
 def _token_facts(studio: Studio, net: Network, coll: Any, token_id: int) -> dict[str, Any]:
@@ -124,20 +138,23 @@ def verify_bytes(studio: Studio, net: Network, data: bytes, name: str, trust_anc
             valid = credentials and credentials["credentials"] == "valid"
             reason = "the exact minted bytes" + ("; content credentials valid" if valid else "; no valid content credentials inside")
             return Verification("AUTHENTIC", token_id, facts["owner"], facts["creator"], reason, facts["collection"], 1.0, credentials, facts["mint_tx"], facts["events"])
-    index, missing = fingerprint_index(studio, net, collections)
-    key, score = index.match(still(data, name))
+    known = known_tokens(studio, net, collections)
+    key, score = known.index.match(still(data, name))
+    tampered = bool(credentials and credentials["credentials"] == "invalid" and "changed after it was signed" in (credentials["reason"] or ""))
+    if tampered and not key:  # the file's own (broken) manifest still says which work it claims to be
+        key = known.by_work.get(((credentials.get("record") or {}).get("work") or {}).get("id"))
     copied, facts = None, {}
     if key:
         address, token = key.split(":")
         copied = int(token)
         facts = _token_facts(studio, net, contract(net, COLLECTION, address), copied)
-    partial = f" ({len(missing)} tokens' metadata were not in the store)" if missing else ""
-    if credentials and credentials["credentials"] == "invalid" and "changed after it was signed" in (credentials["reason"] or ""):
+    partial = f" ({len(known.missing)} tokens' metadata were not in the store)" if known.missing else ""
+    if tampered:
         what = f" of token {hex(copied)}" if copied is not None else ""
         return Verification("TAMPERED", copied, facts.get("owner"), facts.get("creator"), f"content credentials present but the content changed after signing{what}", facts.get("collection"), round(score, 3), credentials)
     if copied is not None and facts:
         return Verification("COPY", copied, facts["owner"], facts["creator"], f"not the minted file: a copy of token {hex(copied)} (similarity {score:.2f}); the original is held by {facts['owner']}", facts["collection"], round(score, 3), credentials, facts["mint_tx"], facts["events"])
-    return Verification("UNKNOWN", None, None, None, f"neither minted nor a copy of any of {len(index.keys)} minted works (best similarity {score:.2f}){partial}", None, round(score, 3), credentials)
+    return Verification("UNKNOWN", None, None, None, f"neither minted nor a copy of any of {len(known.index.keys)} minted works (best similarity {score:.2f}){partial}", None, round(score, 3), credentials)
 
 
 def verify_file(studio: Studio, net: Network, path: Path, trust_anchors: str = "", extra_collections: list[str] = ()) -> Verification:
