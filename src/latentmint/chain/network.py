@@ -125,6 +125,7 @@ def explain_revert(exc: Exception) -> str:
 def send(net: Network, key: bytes, tx: dict[str, Any], what: str) -> Any:
     """Sign, send and wait for `tx`; returns the receipt. Raises a one-line LatentmintError on any failure."""
     from eth_account import Account
+    from eth_utils.exceptions import ValidationError
     from web3.exceptions import TimeExhausted, Web3RPCError
 
     w3 = net.w3
@@ -132,6 +133,9 @@ def send(net: Network, key: bytes, tx: dict[str, Any], what: str) -> Any:
     try:
         tx = {**tx, "from": sender.address, "chainId": net.chain_id, "nonce": w3.eth.get_transaction_count(sender.address, "pending")}
         tx.setdefault("value", 0)
+        balance = w3.eth.get_balance(sender.address)
+        if balance < tx["value"]:  # said plainly, before any node phrases it its own way
+            raise LatentmintError(f"{sender.address} has {w3.from_wei(balance, 'ether')} ETH but {what} needs {w3.from_wei(tx['value'], 'ether')} ETH plus gas; fund the account")
         try:
             tx["gas"] = int(w3.eth.estimate_gas(tx) * 1.2) + 10_000
         except revert_errors() as exc:
@@ -141,7 +145,6 @@ def send(net: Network, key: bytes, tx: dict[str, Any], what: str) -> Any:
         tx["maxPriorityFeePerGas"] = priority
         tx["maxFeePerGas"] = 2 * int(block.get("baseFeePerGas") or 0) + priority
         cost = tx["gas"] * tx["maxFeePerGas"] + tx["value"]
-        balance = w3.eth.get_balance(sender.address)
         if balance < cost:
             hint = " (`latentmint wallet --fund` on the embedded chain)" if net.name == EMBEDDED else ""
             raise LatentmintError(f"{sender.address} has {w3.from_wei(balance, 'ether')} ETH but {what} may cost {w3.from_wei(cost, 'ether')} ETH; fund the account{hint}")
@@ -153,6 +156,8 @@ def send(net: Network, key: bytes, tx: dict[str, Any], what: str) -> Any:
         raise LatentmintError(f"{what}: no receipt after {RECEIPT_TIMEOUT_S} s; it may still be mined: rerun the command, which checks the chain first") from exc
     except Web3RPCError as exc:
         raise LatentmintError(f"{what}: the node refused it ({explain_revert(exc)})") from exc
+    except ValidationError as exc:  # the embedded chain's way of refusing (e.g. value + gas above the balance)
+        raise LatentmintError(f"{what}: the embedded chain refused it ({exc})") from exc
     except (OSError, ConnectionError) as exc:
         raise LatentmintError(f"{what}: lost the connection to {net.name} ({exc})") from exc
     if receipt["status"] != 1:
