@@ -7,27 +7,24 @@ COPY       not the minted bytes, but the same artwork re-encoded, resized, cropp
            watermarked: found by the perceptual fingerprint each token's metadata carries.
 UNKNOWN    none of these.
 
-The fingerprints come from the chain and storage alone (mint events -> tokenURI -> metadata by CID), cached
-in chain/fingerprints-<chain>.json and topped up from the last block seen, so a collection minted
-elsewhere verifies the same way as the studio's own.
+The fingerprints come from the chain and storage alone (mint events -> tokenURI -> metadata by CID,
+indexed by chain/events.py), so a collection minted elsewhere verifies the same way as the studio's own.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from latentmint.art.fingerprint import CopyIndex, is_current, still
 from latentmint.art.works import list_works
+from latentmint.chain.events import ChainIndex
 from latentmint.chain.mint import COLLECTION, _deployments, history
-from latentmint.chain.network import Network, contract, revert_errors
+from latentmint.chain.network import Network, contract
 from latentmint.errors import LatentmintError
-from latentmint.files import atomic_write_json
 from latentmint.provenance.credentials import MIME_TYPES, inspect_bytes
-from latentmint.storage.store import open_store
 from latentmint.studio import Studio
 
 
@@ -63,45 +60,12 @@ class KnownTokens:
     missing: list[str]
 
 
-_MEMO: dict[str, tuple[tuple, KnownTokens]] = {}  # a server verifies many files between blocks
-
-
 def known_tokens(studio: Studio, net: Network, collections: list[Any]) -> KnownTokens:
-    """Every token minted in `collections`, from mint events and metadata by CID, cached and topped up from
-    the last block seen; the studio's own records fill in what its store lacks."""
-    path = studio.chain / f"fingerprints-{net.key.replace(':', '-')}.json"
-    head = net.w3.eth.block_number
-    memo_key = (head, tuple(sorted(c.address for c in collections)))
-    if (memo := _MEMO.get(str(path))) and memo[0] == memo_key:
-        return memo[1]
-    cache = json.loads(path.read_text()) if path.exists() else {}
-    if "works" not in cache:  # absent, or written by an earlier version: rebuild
-        cache = {"collections": {}, "tokens": {}, "works": {}, "missing": []}
-    store = open_store(studio)
-    zero = "0x" + "00" * 20
-    changed = False
-    for coll in collections:
-        seen = cache["collections"].get(coll.address, -1)
-        if head <= seen:
-            continue
-        for log in coll.events.Transfer().get_logs(from_block=seen + 1, to_block=head, argument_filters={"from": zero}):
-            key = f"{coll.address}:{log['args']['tokenId']}"
-            try:
-                meta = json.loads(store.cat(coll.functions.tokenURI(log["args"]["tokenId"]).call().removeprefix("ipfs://")))
-                props = meta["properties"]
-            except (LatentmintError, KeyError, ValueError):
-                props = {}
-            if props.get("work"):
-                cache["works"][props["work"]] = key
-            if is_current(props.get("fingerprint")):
-                cache["tokens"][key] = props["fingerprint"]
-            else:
-                cache["missing"].append(key)  # metadata not in this store, or without a current fingerprint
-        cache["collections"][coll.address] = head
-        changed = True
-    if changed:
-        atomic_write_json(path, cache)
-    fingerprints, by_work = dict(cache["tokens"]), dict(cache["works"])
+    """Every token minted in `collections` with its metadata's fingerprint (from the chain index); the
+    studio's own records fill in what its store lacks or what predates fingerprints."""
+    tokens = ChainIndex.open(studio, net, collections).tokens()
+    fingerprints = {k: p["fingerprint"] for k, p in tokens.items() if is_current(p.get("fingerprint"))}
+    by_work = {p["work"]: k for k, p in tokens.items() if p.get("work")}
     for work in list_works(studio):
         fp = (work.record.get("certificate") or {}).get("fingerprint")
         for token in work.record.get("tokens", []):
@@ -109,20 +73,18 @@ def known_tokens(studio: Studio, net: Network, collections: list[Any]) -> KnownT
                 continue
             key = f"{token['collection']}:{token['token_id']}"
             by_work.setdefault(work.id, key)
-            if is_current(fp) and not is_current(fingerprints.get(key)):
+            if is_current(fp) and key not in fingerprints:
                 fingerprints[key] = fp
-    known = KnownTokens(CopyIndex.build(fingerprints), by_work, [k for k in cache["missing"] if not is_current(fingerprints.get(k))])
-    _MEMO[str(path)] = (memo_key, known)
-    return known
+    return KnownTokens(CopyIndex.build(fingerprints), by_work, [k for k in tokens if k not in fingerprints])
 
 
 def _token_facts(studio: Studio, net: Network, coll: Any, token_id: int) -> dict[str, Any]:
+    """Owner, creator, history of a token of `coll`; {} when it is not minted there."""
     try:
-        owner = coll.functions.ownerOf(token_id).call()
-    except revert_errors():
+        doc = history(studio, net, token_id, coll.address)
+    except LatentmintError:
         return {}
-    events = history(studio, net, token_id)["events"] if _deployments(studio).get(net.key, {}).get("collection") == coll.address else []
-    return {"owner": owner, "creator": coll.functions.creator().call(), "collection": coll.address, "events": events, "mint_tx": events[0]["tx"] if events else None}
+    return {"owner": doc["owner"], "creator": doc["creator"], "collection": doc["collection"], "events": doc["events"], "mint_tx": doc["events"][0]["tx"] if doc["events"] else None}
 
 
 def verify_bytes(studio: Studio, net: Network, data: bytes, name: str, trust_anchors: str = "", extra_collections: list[str] = ()) -> Verification:

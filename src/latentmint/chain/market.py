@@ -227,16 +227,3 @@ def transfer(studio: Studio, net: Network, key: bytes, token_id: int, to: str) -
     to = Web3.to_checksum_address(to)
     receipt = send(net, key, call_tx(coll, "safeTransferFrom", me, to, token_id), f"transferring token {hex(token_id)} to {to}")
     return {"token_id": token_id, "from": me, "to": to, "tx": hexstr(receipt["transactionHash"])}
-
-
-def sales(studio: Studio, net: Network, token_id: int) -> dict[str, dict[str, Any]]:
-    """Sold events of the studio's market for this token, by transaction hash."""
-    address = _market_address(studio, net)
-    if not address:
-        return {}
-    coll = _collection(studio, net)
-    out = {}
-    for log in contract(net, MARKET, address).events.Sold().get_logs(from_block=0, argument_filters={"collection": coll.address, "tokenId": token_id}):
-        a = log["args"]
-        out[hexstr(log["transactionHash"])] = {"price_wei": a["price"], "royalty_wei": a["royalty"], "royalty_receiver": a["royaltyReceiver"], "seller": a["seller"], "buyer": a["buyer"]}
-    return out

@@ -177,25 +177,19 @@ def _record(w: Work, net: Network, coll: Any, token_id: int, tx: str, block: int
     return Minted(w, token_id, tx, uri, image_cid, recovered)
 
 
-def history(studio: Studio, net: Network, token_id: int) -> dict[str, Any]:
-    """Owner, creator and every Transfer of a token in the studio's collection on this chain."""
-    known = _deployments(studio).get(net.key)
-    if not known:
+def history(studio: Studio, net: Network, token_id: int, collection: str | None = None) -> dict[str, Any]:
+    """Owner, creator and every mint, transfer and sale of a token (the studio's collection unless given)."""
+    from latentmint.chain.events import ChainIndex
+    from latentmint.chain.market import MARKET  # the market builds on this module
+
+    known = _deployments(studio).get(net.key) or {}
+    address = collection or known.get("collection")
+    if not address:
         raise LatentmintError(f"{net.name}: the studio has no collection on this chain yet")
-    coll = contract(net, COLLECTION, known["collection"])
+    coll = contract(net, COLLECTION, address)
     owner = _owner(coll, token_id)
     if owner is None:
         raise LatentmintError(f"token {token_id}: not minted in collection {coll.address} on {net.name}")
-    from latentmint.chain.market import sales  # the market builds on this module
-
-    sold = sales(studio, net, token_id)
-    events = []
-    for log in coll.events.Transfer().get_logs(from_block=0, argument_filters={"tokenId": token_id}):
-        block = net.w3.eth.get_block(log["blockNumber"])
-        tx = hexstr(log["transactionHash"])
-        kind = "mint" if int(log["args"]["from"], 16) == 0 else ("sale" if tx in sold else "transfer")
-        event = {"event": kind, "from": log["args"]["from"], "to": log["args"]["to"], "tx": tx, "block": log["blockNumber"], "time": block["timestamp"]}
-        if tx in sold:
-            event.update({k: sold[tx][k] for k in ("price_wei", "royalty_wei", "royalty_receiver")})
-        events.append(event)
-    return {"token_id": token_id, "collection": coll.address, "owner": owner, "creator": coll.functions.creator().call(), "token_uri": coll.functions.tokenURI(token_id).call(), "events": events}
+    market = contract(net, MARKET, known["market"]) if known.get("market") else None
+    index = ChainIndex.open(studio, net, [coll], market)
+    return {"token_id": token_id, "collection": coll.address, "owner": owner, "creator": coll.functions.creator().call(), "token_uri": coll.functions.tokenURI(token_id).call(), "events": index.events(coll.address, token_id)}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from typing import Any
 
@@ -34,7 +34,7 @@ class Network:
     chain_id: int
     faucet: list[bytes] = field(default_factory=list)  # funded keys (embedded chain only)
 
-    @property
+    @cached_property
     def key(self) -> str:
         """Names this chain in deployments.json: chain id + genesis hash (a fresh dev node is a new chain)."""
         genesis = self.w3.eth.get_block(0)["hash"].hex()
