@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
+import socket
+import struct
+import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -70,3 +75,37 @@ def certified_studio(root: Path, password: str, works: int = 4, paid_photographe
     for w in generate(studio, "run", list(range(1, works + 1)), None, "cpu"):
         certify_work(studio, w, keys, allow_near_copy=True)
     return studio
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def repaint_png(png: bytes, paint: Callable) -> bytes:
+    """Change a signed PNG's pixels in place: `paint(image)` edits an RGB copy, which becomes the new
+    pixel data; every other chunk (the C2PA manifest included) is kept as it was."""
+    from PIL import Image
+
+    chunks, pos = [], 8
+    while pos < len(png):
+        (length,) = struct.unpack(">I", png[pos : pos + 4])
+        chunks.append((png[pos + 4 : pos + 8], png[pos + 8 : pos + 8 + length]))
+        pos += 12 + length
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    paint(image)
+    width, height = image.size
+    rows = image.tobytes()
+    raw = b"".join(b"\x00" + rows[y * width * 3 : (y + 1) * width * 3] for y in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, as the repainted data is
+    out, done = [png[:8]], False
+    for kind, body in chunks:
+        if kind == b"IHDR":
+            body = header
+        elif kind == b"IDAT":
+            if done:
+                continue
+            body, done = zlib.compress(raw), True
+        out.append(struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body)))
+    return b"".join(out)

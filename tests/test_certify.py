@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import struct
-import zlib
 from pathlib import Path
 
 import pytest
@@ -25,7 +23,7 @@ from latentmint.provenance.identity import create_identity, unlock
 from latentmint.provenance.record import declare_edit
 from latentmint.studio import init_studio
 
-from conftest import copy_faces, dataset_or_skip
+from conftest import copy_faces, dataset_or_skip, repaint_png
 
 pytestmark = pytest.mark.slow
 PASSWORD = "correct horse battery"
@@ -115,22 +113,13 @@ def test_a_declared_jpeg_edit_is_signed_with_the_generated_image_as_parent(made:
 
 
 def _flip_png_pixel(data: bytes) -> bytes:
-    """Change one pixel's red value and re-encode the IDAT stream, keeping every other chunk (the manifest too)."""
-    chunks, pos = [], 8
-    while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos : pos + 4])
-        chunks.append((data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]))
-        pos += 12 + length
-    raw = bytearray(zlib.decompress(b"".join(body for kind, body in chunks if kind == b"IDAT")))
-    raw[1] ^= 0x01  # first pixel of the first row, just after its filter byte
-    out, idat_done = [data[:8]], False
-    for kind, body in chunks:
-        if kind == b"IDAT":
-            if idat_done:
-                continue
-            kind, body, idat_done = b"IDAT", zlib.compress(bytes(raw)), True
-        out.append(struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body)))
-    return b"".join(out)
+    """Change one pixel's red value, keeping every other chunk (the manifest too)."""
+
+    def flip(image) -> None:
+        r, g, b = image.getpixel((0, 0))
+        image.putpixel((0, 0), (r ^ 1, g, b))
+
+    return repaint_png(data, flip)
 
 
 def _flip_payload_byte(data: bytes, marker: bytes, offset: int) -> bytes:

@@ -25,7 +25,7 @@ from latentmint.storage.cid import cid_of_file
 from latentmint.storage.store import open_store
 from latentmint.studio import Studio, init_studio
 
-from conftest import certified_studio
+from conftest import certified_studio, free_port
 
 pytestmark = pytest.mark.slow
 PASSWORD = "correct horse battery"
@@ -131,12 +131,6 @@ def test_failures_are_explicit(studio: Studio) -> None:
     assert "tokens" not in load_work(studio, ids[0]).record
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _start_anvil(port: int, state: Path) -> subprocess.Popen:
     node = subprocess.Popen([str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--state", str(state), "--silent"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
@@ -153,7 +147,7 @@ def _start_anvil(port: int, state: Path) -> subprocess.Popen:
 def test_any_json_rpc_node_works_with_no_code_change(studio: Studio, tmp_path: Path) -> None:
     if not ANVIL.exists():
         pytest.skip("tests/node/node_modules missing: `make test` installs anvil with npm")
-    port, state = _free_port(), tmp_path / "anvil-state.json"
+    port, state = free_port(), tmp_path / "anvil-state.json"
     url = f"http://127.0.0.1:{port}"
     node = _start_anvil(port, state)
     try:

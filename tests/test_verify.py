@@ -6,8 +6,6 @@ from __future__ import annotations
 import io
 import json
 import shutil
-import struct
-import zlib
 from pathlib import Path
 
 import pytest
@@ -21,7 +19,7 @@ from latentmint.provenance.identity import unlock
 from latentmint.studio import Studio, init_studio
 from latentmint.verify import verify_bytes
 
-from conftest import certified_studio, dataset_or_skip
+from conftest import certified_studio, dataset_or_skip, repaint_png
 
 pytestmark = pytest.mark.slow
 PASSWORD = "correct horse battery"
@@ -57,25 +55,12 @@ def _copies(original: bytes) -> dict[str, tuple[bytes, str]]:
 
 def _paint_over(png: bytes) -> bytes:
     """Paint a region of the signed PNG in place: new pixel data, every other chunk (the manifest) kept."""
-    chunks, pos = [], 8
-    while pos < len(png):
-        (length,) = struct.unpack(">I", png[pos : pos + 4])
-        chunks.append((png[pos + 4 : pos + 8], png[pos + 8 : pos + 8 + length]))
-        pos += 12 + length
-    header = dict(chunks)[b"IHDR"]
-    width, height = struct.unpack(">II", header[:8])
-    painted = Image.open(io.BytesIO(png)).convert("RGB")
-    ImageDraw.Draw(painted).rectangle([width // 4, height // 4, width // 2, height // 2], fill=(0, 255, 0))
-    rows = painted.tobytes()
-    raw = b"".join(b"\x00" + rows[y * width * 3 : (y + 1) * width * 3] for y in range(height))
-    out, done = [png[:8]], False
-    for kind, body in chunks:
-        if kind == b"IDAT":
-            if done:
-                continue
-            body, done = zlib.compress(raw), True
-        out.append(struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body)))
-    return b"".join(out)
+
+    def paint(image) -> None:
+        w, h = image.size
+        ImageDraw.Draw(image).rectangle([w // 4, h // 4, w // 2, h // 2], fill=(0, 255, 0))
+
+    return repaint_png(png, paint)
 
 
 def test_every_case_gets_the_right_verdict(minted) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import re
 import shutil
-import socket
 import threading
 import time
 from pathlib import Path
@@ -22,7 +21,7 @@ from latentmint.chain.network import connect
 from latentmint.provenance.identity import unlock
 from latentmint.studio import Studio
 
-from conftest import certified_studio
+from conftest import certified_studio, free_port
 
 pytestmark = pytest.mark.slow
 PASSWORD = "correct horse battery"
@@ -101,12 +100,6 @@ def test_trading_forms_need_the_page_csrf_token(client, gallery_studio: Studio) 
     assert "tokens" in work.record and "listed" not in client.get(f"/works/{work.id}").text.split("price")[1][:60]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server(gallery_studio: Studio, monkeypatch: pytest.MonkeyPatch):
     import uvicorn
@@ -114,7 +107,7 @@ def server(gallery_studio: Studio, monkeypatch: pytest.MonkeyPatch):
     from latentmint.web.app import create_app
 
     monkeypatch.setenv("LATENTMINT_PASSWORD", PASSWORD)
-    port = _free_port()
+    port = free_port()
     app_server = uvicorn.Server(uvicorn.Config(create_app(gallery_studio), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=app_server.run, daemon=True)
     thread.start()

@@ -60,10 +60,17 @@ class KnownTokens:
     missing: list[str]
 
 
+_MEMO: dict[str, tuple[tuple, KnownTokens]] = {}  # a server verifies many files between blocks
+
+
 def known_tokens(studio: Studio, net: Network, collections: list[Any]) -> KnownTokens:
     """Every token minted in `collections` with its metadata's fingerprint (from the chain index); the
     studio's own records fill in what its store lacks or what predates fingerprints."""
-    tokens = ChainIndex.open(studio, net, collections).tokens()
+    index = ChainIndex.open(studio, net, collections)
+    memo_key = (index.doc["head"] and index.doc["head"]["number"], tuple(sorted(c.address for c in collections)), studio.works.stat().st_mtime_ns)
+    if (memo := _MEMO.get(str(index.path))) and memo[0] == memo_key:
+        return memo[1]
+    tokens = index.tokens()
     fingerprints = {k: p["fingerprint"] for k, p in tokens.items() if is_current(p.get("fingerprint"))}
     by_work = {p["work"]: k for k, p in tokens.items() if p.get("work")}
     for work in list_works(studio):
@@ -75,7 +82,9 @@ def known_tokens(studio: Studio, net: Network, collections: list[Any]) -> KnownT
             by_work.setdefault(work.id, key)
             if is_current(fp) and key not in fingerprints:
                 fingerprints[key] = fp
-    return KnownTokens(CopyIndex.build(fingerprints), by_work, [k for k in tokens if k not in fingerprints])
+    known = KnownTokens(CopyIndex.build(fingerprints), by_work, [k for k in tokens if k not in fingerprints])
+    _MEMO[str(index.path)] = (memo_key, known)
+    return known
 
 
 def _token_facts(studio: Studio, net: Network, coll: Any, token_id: int) -> dict[str, Any]:

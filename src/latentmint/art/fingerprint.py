@@ -24,6 +24,7 @@ from latentmint.metrics.originality import best_ncc, signature
 SIDE, BLUR, SHIFT, MODE, CHANNELS = 32, 5, 3, "YCbCr", 3
 SIZES = range(SIDE, SIDE - 5, -1)  # 32..28 px: the query's scale relative to the original, down to 0.875
 COPY_NCC = 0.60
+SHORTLIST = 64  # candidates compared at every scale
 PREFIX = "fp2:"  # fingerprints of another version (or none) are recomputed or skipped, never misread
 
 
@@ -85,7 +86,9 @@ class CopyIndex:
         if not self.keys:
             return None, 0.0
         with torch.no_grad():
-            scores = torch.stack([best_ncc(signature(image, n, BLUR, MODE), self.bank, SHIFT) for n in SIZES]).amax(0)
+            # at full size first, then every scale for the closest few: a crop still ranks its original high
+            shortlist = best_ncc(signature(image, SIDE, BLUR, MODE), self.bank, SHIFT).topk(min(SHORTLIST, len(self.keys))).indices
+            scores = torch.stack([best_ncc(signature(image, n, BLUR, MODE), self.bank[shortlist], SHIFT) for n in SIZES]).amax(0)
         best = int(scores.argmax())
         score = float(scores[best])
-        return (self.keys[best] if score >= COPY_NCC else None), score
+        return (self.keys[int(shortlist[best])] if score >= COPY_NCC else None), score
