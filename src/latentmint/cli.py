@@ -649,7 +649,7 @@ def history(
     studio: StudioOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """A token's owner, creator and every transfer since its mint."""
+    """A token's owner, creator, and its mint, every transfer and every sale with price and royalty."""
     from latentmint.chain.mint import history as token_history
     from latentmint.chain.network import connect
     from latentmint.studio import open_studio

@@ -11,8 +11,8 @@ import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from latentmint.chain.mint import COLLECTION, DEPLOYMENTS, _deployments
-from latentmint.chain.network import Network, call_tx, contract, deploy, fund, hexstr, revert_errors, send
+from latentmint.chain.mint import COLLECTION, DEPLOYMENTS, _deployments, owner_of
+from latentmint.chain.network import Network, call_tx, contract, deploy, fund, hexstr, send
 from latentmint.data.dataset import now_iso
 from latentmint.errors import LatentmintError
 from latentmint.files import atomic_write_json
@@ -146,10 +146,10 @@ def _sender(key: bytes) -> str:
 
 
 def _owner(coll: Any, token_id: int) -> str:
-    try:
-        return coll.functions.ownerOf(token_id).call()
-    except revert_errors():
-        raise LatentmintError(f"token {hex(token_id)}: not minted in collection {coll.address}") from None
+    owner = owner_of(coll, token_id)
+    if owner is None:
+        raise LatentmintError(f"token {hex(token_id)}: not minted in collection {coll.address}")
+    return owner
 
 
 # -- actions ------------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from latentmint.art.works import Work
-from latentmint.art.fingerprint import is_current
 from latentmint.chain.network import EMBEDDED, Network, call_tx, contract, deploy, fund, hexstr, revert_errors, send
 from latentmint.data.dataset import now_iso
 from latentmint.errors import LatentmintError
@@ -113,6 +112,8 @@ def _transfer_from_zero(coll: Any, token_id: int) -> Any:
 
 
 def mint_works(studio: Studio, net: Network, keys: Any, works: Sequence[Work], royalty_bps: int | None = None, progress: Callable[[int, int], None] | None = None) -> list[Minted]:
+    from latentmint.art.fingerprint import is_current  # here: importing it at the top would load torch for every chain verb
+
     artist = keys.identity.address
     for w in works:
         if not w.record.get("certificate"):
@@ -135,7 +136,7 @@ def mint_works(studio: Studio, net: Network, keys: Any, works: Sequence[Work], r
         image_cid = store.put_file(path)
         meta_cid = store.put_bytes(json.dumps(metadata(w, image_cid, c, keys.identity.name), indent=1).encode(), f"{w.id}.json")
         token_id = token_id_of(c["sha256"])
-        if _owner(coll, token_id) is not None:
+        if owner_of(coll, token_id) is not None:
             event = _transfer_from_zero(coll, token_id)
             if event is None or event["transactionHash"] is None:
                 raise LatentmintError(f"{w.id}: these bytes are already token {token_id} of {coll.address}, minted elsewhere")
@@ -160,7 +161,8 @@ def mint_works(studio: Studio, net: Network, keys: Any, works: Sequence[Work], r
     return minted
 
 
-def _owner(coll: Any, token_id: int) -> str | None:
+def owner_of(coll: Any, token_id: int) -> str | None:
+    """The token's owner, or None when it does not exist."""
     try:
         return coll.functions.ownerOf(token_id).call()
     except revert_errors():
@@ -187,7 +189,7 @@ def history(studio: Studio, net: Network, token_id: int, collection: str | None 
     if not address:
         raise LatentmintError(f"{net.name}: the studio has no collection on this chain yet")
     coll = contract(net, COLLECTION, address)
-    owner = _owner(coll, token_id)
+    owner = owner_of(coll, token_id)
     if owner is None:
         raise LatentmintError(f"token {token_id}: not minted in collection {coll.address} on {net.name}")
     market = contract(net, MARKET, known["market"]) if known.get("market") else None
