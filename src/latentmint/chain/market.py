@@ -89,10 +89,15 @@ def account_key(studio: Studio, password: str, name: str | None = None) -> bytes
 
 def balances(studio: Studio, net: Network) -> dict[str, dict[str, Any]]:
     coll = _collection(studio, net, required=False)
+    market = _market(studio, net) if _market_address(studio, net) else None
     out = {}
     for name, address in wallet_addresses(studio).items():
-        out[name] = {"address": address, "eth": str(net.w3.from_wei(net.w3.eth.get_balance(address), "ether")), "tokens": coll.functions.balanceOf(address).call() if coll else 0}
-        out[name]["credits_wei"] = _market(studio, net).functions.credits(address).call() if _market_address(studio, net) else 0
+        out[name] = {
+            "address": address,
+            "eth": str(net.w3.from_wei(net.w3.eth.get_balance(address), "ether")),
+            "tokens": coll.functions.balanceOf(address).call() if coll else 0,
+            "credits_wei": market.functions.credits(address).call() if market else 0,
+        }
     return out
 
 
