@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from latentmint import __version__
 from latentmint.errors import LatentmintError
@@ -612,11 +613,12 @@ def mint(
     if as_json:
         emit({"minted": [m.to_json() for m in minted]})
         return
-    table = Table(title=f"{len(minted)} tokens on {net.name} (chain {net.chain_id})")
+    table = Table(title=f"{len(minted)} tokens on {net.name} (chain {net.chain_id})", highlight=False)
     for col in ("work", "token id", "token URI", "tx"):
         table.add_column(col, overflow="fold")
     for m in minted:
-        table.add_row(m.work.id + (" (recovered)" if m.recovered else ""), hex(m.token_id), m.token_uri, m.tx)
+        note = " (already minted)" if m.already else " (recovered)" if m.recovered else " (minted again)" if m.reminted else ""
+        table.add_row(m.work.id + note, hex(m.token_id), m.token_uri, m.tx)
     out.print(table)
 
 
@@ -923,6 +925,40 @@ def royalty_release(
     address = wallet_addresses(open_studio(studio)).get(payee, payee)
     doc = _chain_action(studio, network, who, release, address)
     _print_doc(doc, as_json, f"{doc['payee']} received {doc['wei'] / 1e18:g} ETH (tx {doc['tx']})")
+
+
+@app.command()
+@verb
+def doctor(
+    repair_chain: Annotated[bool, typer.Option("--repair-chain", help="Keep the valid blocks of a damaged chain.log (a copy of the damaged file is kept), then check.")] = False,
+    network: NetworkOpt = None,
+    studio: StudioOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List every disagreement between work.json records, the chain and the store (exit 1 when there is any)."""
+    from latentmint.doctor import check_studio
+    from latentmint.doctor import repair_chain as repair
+    from latentmint.studio import open_studio
+
+    opened = open_studio(studio)
+    repaired = repair(opened) if repair_chain else None
+    findings = check_studio(opened, network)
+    if as_json:
+        emit({"repair": repaired, "findings": [f.to_json() for f in findings]})
+    else:
+        if repaired:
+            r = repaired
+            said = r.get("reason") or f"kept {r['batches_kept']} blocks ({r['kept_bytes']} bytes), dropped {r['dropped_bytes']} bytes; the damaged file is kept as {r['copy']}"
+            out.print(Text(f"repair: {said}"))
+        if not findings:
+            out.print(Text("studio records, chain and store agree", style="green"))
+        table = Table("where", "problem", "fix", title=f"{len(findings)} disagreements", show_lines=True)
+        for f in findings:
+            table.add_row(Text(f.where), Text(f.problem), Text(f.fix))
+        if findings:
+            out.print(table)
+    if findings:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -44,3 +44,21 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+_MISSING = object()
+
+
+def read_json(path: Path, what: str, default: Any = _MISSING) -> Any:
+    """A JSON file the studio wrote; `default` when it does not exist. Damage is a one-line error naming the file."""
+    from latentmint.errors import LatentmintError
+
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        if default is _MISSING:
+            raise LatentmintError(f"{path}: no {what}") from None
+        return default
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise LatentmintError(f"{path}: damaged {what} ({type(exc).__name__}: {str(exc)[:120]}); restore it from a backup or move it aside") from exc

@@ -12,17 +12,29 @@ from __future__ import annotations
 import os
 import struct
 import zlib
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from latentmint.errors import LatentmintError
 
 LOG = "chain.log"
-MAGIC = b"LMCHAIN1"
+LOCK = "writer.lock"
+MAGIC = b"LMCHAIN2"
+MAGIC_V1 = b"LMCHAIN1"  # no sync markers; upgraded by a rewrite when opened
+SYNC = b"\xf0LMBATCH"  # starts every batch: finds the valid blocks after a damaged one
 _HEADER = struct.Struct(">II")  # batch length, crc32
 _RECORD = struct.Struct(">HI")  # key length, value length (DELETED for a deletion)
 DELETED = 0xFFFFFFFF
 EMBEDDED_CHAIN_ID = 131277322940537  # eth-tester's chain id; a wallet should never see it on a public network
+LOCK_TIMEOUT_S = float(os.environ.get("LATENTMINT_LOCK_TIMEOUT", "300"))
+
+
+class ChainLogDamaged(LatentmintError):
+    """chain.log fails its checksum before the end: valid blocks follow, so it is not a crash's torn tail."""
 
 
 def _encode(batch: dict[bytes, bytes | None]) -> bytes:
@@ -35,14 +47,84 @@ def _encode(batch: dict[bytes, bytes | None]) -> bytes:
     return b"".join(parts)
 
 
+def _frame(body: bytes) -> bytes:
+    return SYNC + _HEADER.pack(len(body), zlib.crc32(body)) + body
+
+
+def _apply(body: bytes, data: dict[bytes, bytes]) -> None:
+    i, end = 0, len(body)
+    while i < end:
+        klen, vlen = _RECORD.unpack_from(body, i)
+        i += _RECORD.size
+        key = body[i : i + klen]
+        i += klen
+        if vlen == DELETED:
+            data.pop(key, None)
+        else:
+            data[key] = body[i : i + vlen]
+            i += vlen
+
+
+@dataclass
+class Scan:
+    """What reading a log found: where the valid batches end and what follows them."""
+
+    end: int  # offset just past the last valid batch
+    batches: int  # valid batches read
+    size: int  # file size
+    damaged_at: int | None = None  # a batch that fails its checksum with valid batches after it
+    torn: bool = False  # the bytes after `end` are an incomplete last write (a crash)
+
+
+def scan_log(raw: bytes, start: int, data: dict[bytes, bytes] | None, v1: bool = False) -> Scan:
+    """Read batches from `start`, applying each to `data`; stop at the first that does not check out."""
+    pos, count, sync = start, 0, 0 if v1 else len(SYNC)
+    while pos < len(raw):
+        ok = raw[pos : pos + sync] == SYNC[:sync] and pos + sync + _HEADER.size <= len(raw)
+        if ok:
+            length, crc = _HEADER.unpack_from(raw, pos + sync)
+            body_at = pos + sync + _HEADER.size
+            ok = body_at + length <= len(raw) and zlib.crc32(raw[body_at : body_at + length]) == crc
+        if not ok:
+            later = _valid_batch_after(raw, pos, v1)
+            return Scan(pos, count, len(raw), damaged_at=pos if later else None, torn=not later)
+        if data is not None:
+            _apply(raw[body_at : body_at + length], data)
+        pos, count = body_at + length, count + 1
+    return Scan(pos, count, len(raw))
+
+
+def _valid_batch_after(raw: bytes, pos: int, v1: bool) -> bool:
+    """Is there a whole, checksummed batch after `pos`? Then `pos` is damage, not a crash's torn last write."""
+    if v1:  # no markers: a batch whose stated length ends before the file does is damage
+        if pos + _HEADER.size > len(raw):
+            return False
+        return pos + _HEADER.size + _HEADER.unpack_from(raw, pos)[0] < len(raw)
+    q = raw.find(SYNC, pos + 1)
+    while q != -1:
+        at = q + len(SYNC)
+        if at + _HEADER.size <= len(raw):
+            length, crc = _HEADER.unpack_from(raw, at)
+            body = raw[at + _HEADER.size : at + _HEADER.size + length]
+            if len(body) == length and zlib.crc32(body) == crc:
+                return True
+        q = raw.find(SYNC, q + 1)
+    return False
+
+
 class LogDB:
-    """A dict of bytes on disk (py-evm's DatabaseAPI). Writes are staged until `flush()`."""
+    """A dict of bytes on disk (py-evm's DatabaseAPI). Writes are staged until `flush()`.
+
+    Several processes share one log: each access happens under `ChainLock`, and `refresh()` first reads
+    what other processes appended since (or the whole file, when one of them compacted it)."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._data: dict[bytes, bytes] = {}
         self._pending: dict[bytes, bytes | None] = {}
         self._log_bytes = 0
+        self._inode = None
+        self.dropped: Scan | None = None  # a torn tail dropped on open (a crash mid-write)
         if self.path.exists():
             self._load()
         else:
@@ -51,41 +133,61 @@ class LogDB:
 
     def _load(self) -> None:
         raw = self.path.read_bytes()
-        if not raw.startswith(MAGIC):
+        v1 = raw.startswith(MAGIC_V1)
+        if not (v1 or raw.startswith(MAGIC)):
             raise LatentmintError(f"{self.path}: not a latentmint chain log")
-        pos, data = len(MAGIC), self._data
-        while pos + _HEADER.size <= len(raw):
-            length, crc = _HEADER.unpack_from(raw, pos)
-            body = raw[pos + _HEADER.size : pos + _HEADER.size + length]
-            if len(body) < length or zlib.crc32(body) != crc:
-                break  # a torn last batch from a crash: the chain stays at the block before
-            i, end = 0, len(body)
-            while i < end:
-                klen, vlen = _RECORD.unpack_from(body, i)
-                i += _RECORD.size
-                key = body[i : i + klen]
-                i += klen
-                if vlen == DELETED:
-                    data.pop(key, None)
-                else:
-                    data[key] = body[i : i + vlen]
-                    i += vlen
-            pos += _HEADER.size + length
-        self._log_bytes = pos
-        if pos < len(raw):  # drop the torn tail so later batches append to a clean end
+        self._data, self._pending = {}, {}
+        scan = scan_log(raw, len(MAGIC), self._data, v1)
+        self._check(scan)
+        self._log_bytes, self._inode = scan.end, os.stat(self.path).st_ino
+        if scan.torn:
+            self.dropped = scan
+            with open(self.path, "r+b") as f:  # drop the torn tail so later batches append to a clean end
+                f.truncate(scan.end)
+        if v1:
+            self._rewrite()
+
+    def _check(self, scan: Scan) -> None:
+        if scan.damaged_at is not None:
+            raise ChainLogDamaged(
+                f"{self.path}: damaged at byte {scan.damaged_at} (batch {scan.batches + 1} fails its checksum) and valid blocks follow it; "
+                "the file is left as it is: run `latentmint doctor --repair-chain` to keep the blocks before the damage (the damaged file is kept as a copy)"
+            )
+
+    def refresh(self) -> bool:
+        """Catch up with what other processes wrote; True when anything changed."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            raise LatentmintError(f"{self.path}: the chain log disappeared while in use") from None
+        if st.st_ino == self._inode and st.st_size == self._log_bytes:
+            return False
+        if st.st_ino != self._inode or st.st_size < self._log_bytes:  # compacted or repaired elsewhere
+            self._load()
+            return True
+        with open(self.path, "rb") as f:
+            f.seek(self._log_bytes)
+            tail = f.read()
+        self._pending = {}
+        scan = scan_log(tail, 0, self._data)
+        self._check(Scan(self._log_bytes + scan.end, scan.batches, st.st_size, None if scan.damaged_at is None else self._log_bytes + scan.damaged_at))
+        self._log_bytes += scan.end
+        if scan.torn:
+            self.dropped = Scan(self._log_bytes, scan.batches, st.st_size, torn=True)
             with open(self.path, "r+b") as f:
-                f.truncate(pos)
+                f.truncate(self._log_bytes)
+        return True
 
     def _rewrite(self) -> None:
         """Write the live data as one batch to a temp file and rename it over the log."""
         body = _encode(self._data)
         tmp = self.path.with_name(self.path.name + ".tmp")
         with open(tmp, "wb") as f:
-            f.write(MAGIC + _HEADER.pack(len(body), zlib.crc32(body)) + body)
+            f.write(MAGIC + _frame(body))
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.path)
-        self._log_bytes = len(MAGIC) + _HEADER.size + len(body)
+        self._log_bytes, self._inode = len(MAGIC) + len(SYNC) + _HEADER.size + len(body), os.stat(self.path).st_ino
 
     def flush(self) -> None:
         if not self._pending:
@@ -98,10 +200,10 @@ class LogDB:
                 self._data[key] = value
         self._pending = {}
         with open(self.path, "ab") as f:
-            f.write(_HEADER.pack(len(body), zlib.crc32(body)) + body)
+            f.write(_frame(body))
             f.flush()
             os.fsync(f.fileno())
-        self._log_bytes += _HEADER.size + len(body)
+        self._log_bytes += len(SYNC) + _HEADER.size + len(body)
         live = sum(len(k) + len(v) + _RECORD.size for k, v in self._data.items()) if self._log_bytes > (64 << 20) else 0
         if live and self._log_bytes > 2 * live:
             self._rewrite()
@@ -147,29 +249,113 @@ class LogDB:
         self._pending[bytes(key)] = None
 
 
-def open_embedded(folder: Path):
-    """(Web3, funded test account keys) for the chain persisted in `folder`; created on first use."""
+class ChainLock:
+    """One writer at a time for the studio's chain: an flock on chain/writer.lock between processes and a
+    re-entrant lock between threads (the gallery serves requests from a thread pool). Held for each request
+    to the embedded chain and across every multi-step chain operation (nonce -> send -> receipt -> record)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._thread = threading.RLock()
+        self._depth = 0
+        self._fd: int | None = None
+
+    @contextmanager
+    def held(self, timeout: float | None = None) -> Any:
+        import fcntl
+
+        timeout = LOCK_TIMEOUT_S if timeout is None else timeout
+        if not self._thread.acquire(timeout=timeout):
+            raise LatentmintError(f"{self.path}: another request in this process kept the chain busy for {timeout:.0f} s; try again")
+        try:
+            if self._depth == 0:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+                deadline = time.monotonic() + timeout
+                while True:
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if time.monotonic() > deadline:
+                            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+                            os.close(fd)
+                            raise LatentmintError(f"{self.path}: another latentmint process (pid {holder}) has been writing to the chain for over {timeout:.0f} s; try again when it has finished") from None
+                        time.sleep(0.05)
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, str(os.getpid()).encode(), 0)
+                self._fd = fd
+            self._depth += 1
+            try:
+                yield self
+            finally:
+                self._depth -= 1
+                if self._depth == 0 and self._fd is not None:
+                    os.close(self._fd)  # closing the descriptor releases the flock
+                    self._fd = None
+        finally:
+            self._thread.release()
+
+
+_LOCKS: dict[Path, ChainLock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def chain_lock(chain_folder: Path) -> ChainLock:
+    """The process-wide lock object for a studio's chain/ folder (one per path, so nesting re-enters)."""
+    path = (Path(chain_folder) / LOCK).resolve()
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(path, ChainLock(path))
+
+
+def open_embedded(folder: Path, lock: ChainLock | None = None):
+    """(Web3, funded test account keys) for the chain persisted in `folder`; created on first use.
+
+    Every request takes `lock` and first reads what other processes appended to the log, so the CLI and a
+    running gallery see and extend one chain; a torn tail from a crash is dropped with a warning."""
     from eth.db.atomic import AtomicDB
     from eth_tester import EthereumTester, PyEVMBackend
     from eth_tester.backends.pyevm.main import generate_genesis_state_for_keys, get_default_genesis_params
     from web3 import EthereumTesterProvider, Web3
 
+    lock = lock or chain_lock(folder)
     backend = PyEVMBackend()  # an in-memory genesis: gives us the chain class and the funded test keys
-    log = LogDB(Path(folder) / LOG)
-    base = type(backend.chain)
+    with lock.held():
+        log = LogDB(Path(folder) / LOG)
+        base = type(backend.chain)
 
-    class PersistedChain(base):  # type: ignore[misc, valid-type]
-        def mine_block(self, *args: Any, **kwargs: Any):
-            block = super().mine_block(*args, **kwargs)
-            log.flush()  # one batch per block: the unit that survives a crash
-            return block
+        class PersistedChain(base):  # type: ignore[misc, valid-type]
+            def mine_block(self, *args: Any, **kwargs: Any):
+                block = super().mine_block(*args, **kwargs)
+                log.flush()  # one batch per block: the unit that survives a crash
+                return block
 
-    db = AtomicDB(log)
-    if log._data:
-        backend.chain = PersistedChain(db)
-    else:
-        params = get_default_genesis_params({"timestamp": 1_700_000_000})
-        backend.chain = PersistedChain.from_genesis(db, params, generate_genesis_state_for_keys(backend.account_keys))
-        log.flush()
-    w3 = Web3(EthereumTesterProvider(EthereumTester(backend)))
+        db = AtomicDB(log)
+        if log._data:
+            backend.chain = PersistedChain(db)
+        else:
+            params = get_default_genesis_params({"timestamp": 1_700_000_000})
+            backend.chain = PersistedChain.from_genesis(db, params, generate_genesis_state_for_keys(backend.account_keys))
+            log.flush()
+        _warn_dropped(log, backend.chain)
+
+    class SharedLogProvider(EthereumTesterProvider):
+        def make_request(self, method: Any, params: Any) -> Any:
+            with lock.held():
+                if log.refresh():
+                    backend.chain = PersistedChain(db)  # a fresh view of the head another process moved
+                    _warn_dropped(log, backend.chain)
+                return super().make_request(method, params)
+
+    w3 = Web3(SharedLogProvider(EthereumTester(backend)))
     return w3, [k.to_bytes() for k in backend.account_keys]
+
+
+def _warn_dropped(log: LogDB, chain: Any) -> None:
+    if log.dropped is None:
+        return
+    from latentmint.errors import warn
+
+    head = chain.get_canonical_head().block_number
+    warn(f"{log.path}: dropped a torn last write ({log.dropped.size - log.dropped.end} bytes at byte {log.dropped.end}): block {head + 1}, which a crash interrupted, is not on the chain; the chain is at block {head}")
+    log.dropped = None

@@ -18,6 +18,7 @@ from latentmint.files import atomic_write_json
 from latentmint.studio import Studio
 
 FORMAT = 1
+METADATA_LIMIT = 1 << 20  # token metadata is a few KiB; a fingerprint adds about 10 KiB
 ZERO = "0x" + "00" * 20
 _MEMO: dict[str, tuple[int, ChainIndex]] = {}  # a server answers many requests between blocks
 
@@ -103,8 +104,12 @@ class ChainIndex:
 
 
 def _properties(store: Any, coll: Any, token_id: int) -> dict[str, Any]:
+    uri = coll.functions.tokenURI(token_id).call()  # untrusted: the store validates the CID and caps the read
+    if not isinstance(uri, str) or not uri.startswith("ipfs://"):
+        return {}
     try:
-        meta = json.loads(store.cat(coll.functions.tokenURI(token_id).call().removeprefix("ipfs://")))
-        return dict(meta.get("properties") or {})
-    except (LatentmintError, ValueError):
-        return {}  # metadata not in this store (e.g. only on IPFS elsewhere)
+        meta = json.loads(store.cat(uri.removeprefix("ipfs://"), limit=METADATA_LIMIT))
+    except (LatentmintError, ValueError, RecursionError):
+        return {}  # metadata not in this store (e.g. only on IPFS elsewhere), or not metadata at all
+    properties = meta.get("properties") if isinstance(meta, dict) else None
+    return dict(properties) if isinstance(properties, dict) else {}

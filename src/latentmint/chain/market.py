@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from latentmint.chain.mint import COLLECTION, DEPLOYMENTS, _deployments, owner_of
-from latentmint.chain.network import Network, call_tx, contract, deploy, fund, hexstr, send
+from latentmint.chain.network import writes_chain, Network, call_tx, contract, deploy, fund, hexstr, send
 from latentmint.data.dataset import now_iso
 from latentmint.errors import LatentmintError
 from latentmint.files import atomic_write_json
@@ -101,6 +101,7 @@ def balances(studio: Studio, net: Network) -> dict[str, dict[str, Any]]:
     return out
 
 
+@writes_chain
 def fund_wallet(studio: Studio, net: Network, name: str, eth: str = "100") -> str:
     address = wallet_addresses(studio).get(name)
     if address is None:
@@ -160,6 +161,7 @@ def _owner(coll: Any, token_id: int) -> str:
 # -- actions ------------------------------------------------------------------------------------
 
 
+@writes_chain
 def list_token(studio: Studio, net: Network, key: bytes, token_id: int, price_wei: int) -> dict[str, Any]:
     coll = _collection(studio, net)
     owner, me = _owner(coll, token_id), _sender(key)
@@ -172,12 +174,14 @@ def list_token(studio: Studio, net: Network, key: bytes, token_id: int, price_we
     return {"token_id": token_id, "seller": me, "price_wei": price_wei, "tx": hexstr(receipt["transactionHash"]), "market": market.address}
 
 
+@writes_chain
 def update_price(studio: Studio, net: Network, key: bytes, token_id: int, price_wei: int) -> dict[str, Any]:
     coll, market = _collection(studio, net), _market(studio, net)
     receipt = send(net, key, call_tx(market, "updatePrice", coll.address, token_id, price_wei), f"repricing token {hex(token_id)}")
     return {"token_id": token_id, "price_wei": price_wei, "tx": hexstr(receipt["transactionHash"])}
 
 
+@writes_chain
 def cancel_listing(studio: Studio, net: Network, key: bytes, token_id: int) -> dict[str, Any]:
     coll, market = _collection(studio, net), _market(studio, net)
     receipt = send(net, key, call_tx(market, "cancel", coll.address, token_id), f"cancelling the listing of token {hex(token_id)}")
@@ -203,6 +207,7 @@ def show(studio: Studio, net: Network, token_id: int) -> dict[str, Any]:
     }
 
 
+@writes_chain
 def buy(studio: Studio, net: Network, key: bytes, token_id: int) -> dict[str, Any]:
     coll, market = _collection(studio, net), _market(studio, net)
     seller, price = market.functions.liveListing(coll.address, token_id).call()
@@ -220,6 +225,7 @@ def buy(studio: Studio, net: Network, key: bytes, token_id: int) -> dict[str, An
     return {"token_id": token_id, "buyer": buyer, "seller": seller, "price_wei": price, "royalty_wei": sold["royalty"], "royalty_receiver": sold["royaltyReceiver"], "tx": hexstr(receipt["transactionHash"]), "time": now_iso()}
 
 
+@writes_chain
 def transfer(studio: Studio, net: Network, key: bytes, token_id: int, to: str) -> dict[str, Any]:
     from web3 import Web3
 

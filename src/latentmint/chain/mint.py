@@ -45,8 +45,13 @@ def token_id_of(data_sha256: str) -> int:
 
 
 def _deployments(studio: Studio) -> dict[str, Any]:
+    from latentmint.files import read_json
+
     path = studio.chain / DEPLOYMENTS
-    return json.loads(path.read_text()) if path.exists() else {}
+    doc = read_json(path, "deployments record", default={})
+    if not isinstance(doc, dict) or not all(isinstance(v, dict) for v in doc.values()):
+        raise LatentmintError(f"{path}: damaged deployments record (expected an object per chain); restore it from a backup or move it aside")
+    return doc
 
 
 def collection_for(studio: Studio, net: Network, key: bytes, artist: str, name: str, royalty_bps: int) -> Any:
@@ -62,7 +67,15 @@ def collection_for(studio: Studio, net: Network, key: bytes, artist: str, name: 
 
 
 def token_of(work: Work, net: Network) -> dict[str, Any] | None:
-    return next((t for t in work.record.get("tokens", []) if t["chain"] == net.key), None)
+    """The work's token on this chain as work.json records it (entries found lost on chain are skipped)."""
+    return next((t for t in work.record.get("tokens", []) if t["chain"] == net.key and not t.get("lost")), None)
+
+
+def token_exists(net: Network, collection: str, token_id: int) -> bool:
+    """Does the chain hold this token (False too when the collection itself is gone, e.g. a reset chain)?"""
+    if net.w3.eth.get_code(collection) in (b"", "0x"):
+        return False
+    return owner_of(contract(net, COLLECTION, collection), token_id) is not None
 
 
 def metadata(work: Work, image_cid: str, certified: dict[str, Any], artist: str) -> dict[str, Any]:
@@ -101,9 +114,11 @@ class Minted:
     token_uri: str
     image_cid: str
     recovered: bool = False  # found on chain from an earlier, interrupted run
+    reminted: bool = False  # work.json said minted but the chain had lost it
+    already: bool = False  # minted and recorded by an earlier run; nothing sent for it now
 
     def to_json(self) -> dict[str, Any]:
-        return {"work": self.work.id, "token_id": self.token_id, "tx": self.tx, "token_uri": self.token_uri, "image_cid": self.image_cid}
+        return {"work": self.work.id, "token_id": self.token_id, "tx": self.tx, "token_uri": self.token_uri, "image_cid": self.image_cid, "recovered": self.recovered, "reminted": self.reminted, "already": self.already}
 
 
 def _transfer_from_zero(coll: Any, token_id: int) -> Any:
@@ -112,53 +127,68 @@ def _transfer_from_zero(coll: Any, token_id: int) -> Any:
 
 
 def mint_works(studio: Studio, net: Network, keys: Any, works: Sequence[Work], royalty_bps: int | None = None, progress: Callable[[int, int], None] | None = None) -> list[Minted]:
+    """Mint `works` (certified) to the artist, under the studio's chain lock: two mints at once, or a mint beside
+    the running gallery, queue instead of overwriting each other. Works already minted are reported, not
+    minted twice; a work whose recorded token the chain has lost (a restored backup, a repaired chain.log) is
+    minted again with a warning. With `royalty_bps`, every token named gets that royalty, also on a rerun."""
     from latentmint.art.fingerprint import is_current  # here: importing it at the top would load torch for every chain verb
+    from latentmint.art.works import load_work
+    from latentmint.errors import warn
 
-    artist = keys.identity.address
-    for w in works:
-        if not w.record.get("certificate"):
-            raise LatentmintError(f"{w.id}: not certified yet; run `latentmint certify {w.id}` first (the token carries its content credentials)")
-        if not is_current(w.record["certificate"].get("fingerprint")):
-            raise LatentmintError(f"{w.id}: certified by an older latentmint; run `latentmint certify {w.id}` again to add its fingerprint")
-        if (t := token_of(w, net)) is not None:
-            raise LatentmintError(f"{w.id}: already minted as token {t['token_id']} (tx {t['tx']}) in collection {t['collection']}")
-    if net.name == EMBEDDED and net.w3.eth.get_balance(artist) < net.w3.to_wei(1, "ether"):
-        fund(net, artist, net.w3.to_wei(100, "ether"))  # a local chain: test ETH is free
-    default_bps = royalty_bps if royalty_bps is not None else parse_royalty(str(studio.setting("chain", "royalty", "7.5")))
-    coll = collection_for(studio, net, keys.eth_key, artist, keys.identity.name, default_bps)
-    store = open_store(studio)
-    pending, minted = [], []
-    for i, w in enumerate(works):
-        c = w.record["certificate"]
-        path = w.root / c["file"]
-        if sha256_file(path) != c["sha256"]:
-            raise LatentmintError(f"{path}: changed since it was certified; certified files must not be edited")
-        image_cid = store.put_file(path)
-        meta_cid = store.put_bytes(json.dumps(metadata(w, image_cid, c, keys.identity.name), indent=1).encode(), f"{w.id}.json")
-        token_id = token_id_of(c["sha256"])
-        if owner_of(coll, token_id) is not None:
-            event = _transfer_from_zero(coll, token_id)
-            if event is None or event["transactionHash"] is None:
-                raise LatentmintError(f"{w.id}: these bytes are already token {token_id} of {coll.address}, minted elsewhere")
-            minted.append(_record(w, net, coll, token_id, hexstr(event["transactionHash"]), event["blockNumber"], image_cid, meta_cid, recovered=True))
-        else:
-            pending.append((w, token_id, image_cid, meta_cid))
+    with net.writing():
+        works = [load_work(studio, w.id) for w in works]  # as they are now: another process may have minted some
+        for w in works:
+            if not w.record.get("certificate"):
+                raise LatentmintError(f"{w.id}: not certified yet; run `latentmint certify {w.id}` first (the token carries its content credentials)")
+            if not is_current(w.record["certificate"].get("fingerprint")):
+                raise LatentmintError(f"{w.id}: certified by an older latentmint; run `latentmint certify {w.id}` again to add its fingerprint")
+        artist = keys.identity.address
+        if net.name == EMBEDDED and net.w3.eth.get_balance(artist) < net.w3.to_wei(1, "ether"):
+            fund(net, artist, net.w3.to_wei(100, "ether"))  # a local chain: test ETH is free
+        default_bps = royalty_bps if royalty_bps is not None else parse_royalty(str(studio.setting("chain", "royalty", "7.5")))
+        coll = collection_for(studio, net, keys.eth_key, artist, keys.identity.name, default_bps)
+        store = open_store(studio)
+        pending, minted = [], []
+        for i, w in enumerate(works):
+            c = w.record["certificate"]
+            if (t := token_of(w, net)) is not None:
+                if token_exists(net, t["collection"], int(t["token_id"])):
+                    minted.append(Minted(w, int(t["token_id"]), t["tx"], t["token_uri"], t["image_cid"], already=True))
+                    continue
+                warn(f"{w.id}: work.json records token {int(t['token_id']):#x} in {t['collection']} (tx {t['tx']}), but the chain does not have it (a restored backup or a repaired chain.log?); minting it again")
+                t["lost"] = {"found": now_iso(), "head": net.w3.eth.block_number}
+                w.save()
+            path = w.root / c["file"]
+            if sha256_file(path) != c["sha256"]:
+                raise LatentmintError(f"{path}: changed since it was certified; certified files must not be edited")
+            image_cid = store.put_file(path)
+            meta_cid = store.put_bytes(json.dumps(metadata(w, image_cid, c, keys.identity.name), indent=1).encode(), f"{w.id}.json")
+            token_id = token_id_of(c["sha256"])
+            if owner_of(coll, token_id) is not None:
+                event = _transfer_from_zero(coll, token_id)
+                if event is None or event["transactionHash"] is None:
+                    raise LatentmintError(f"{w.id}: these bytes are already token {token_id} of {coll.address}, minted elsewhere")
+                minted.append(_record(w, net, coll, token_id, hexstr(event["transactionHash"]), event["blockNumber"], image_cid, meta_cid, royalty_bps, recovered=True))
+            else:
+                pending.append((w, token_id, image_cid, meta_cid, t is not None))
+            if progress:
+                progress(i + 1, len(works) + 1)
+        for start in range(0, len(pending), BATCH):
+            batch = pending[start : start + BATCH]
+            hashes = [t.to_bytes(32, "big") for _, t, _, _, _ in batch]
+            digests = [digest_of(m) for _, _, _, m, _ in batch]
+            call = call_tx(coll, "mint", artist, hashes[0], digests[0]) if len(batch) == 1 else call_tx(coll, "mintBatch", artist, hashes, digests)
+            receipt = send(net, keys.eth_key, call, f"minting {len(batch)} token{'s' if len(batch) > 1 else ''}")
+            for w, token_id, image_cid, meta_cid, lost in batch:
+                minted.append(_record(w, net, coll, token_id, hexstr(receipt["transactionHash"]), receipt["blockNumber"], image_cid, meta_cid, royalty_bps, reminted=lost))
+        if royalty_bps is not None:  # per token, also for tokens an interrupted run minted before it could set them
+            receiver = coll.functions.royaltyInfo(0, 10_000).call()[0] or artist  # the default receiver: the artist or their split
+            for m in minted:
+                if coll.functions.royaltyInfo(m.token_id, 10_000).call()[1] != royalty_bps:
+                    send(net, keys.eth_key, call_tx(coll, "setTokenRoyalty", m.token_id, receiver, royalty_bps), f"setting token {m.work.id}'s royalty")
         if progress:
-            progress(i + 1, len(works) + 1)
-    for start in range(0, len(pending), BATCH):
-        batch = pending[start : start + BATCH]
-        hashes = [t.to_bytes(32, "big") for _, t, _, _ in batch]
-        digests = [digest_of(m) for _, _, _, m in batch]
-        call = call_tx(coll, "mint", artist, hashes[0], digests[0]) if len(batch) == 1 else call_tx(coll, "mintBatch", artist, hashes, digests)
-        receipt = send(net, keys.eth_key, call, f"minting {len(batch)} token{'s' if len(batch) > 1 else ''}")
-        for w, token_id, image_cid, meta_cid in batch:
-            minted.append(_record(w, net, coll, token_id, hexstr(receipt["transactionHash"]), receipt["blockNumber"], image_cid, meta_cid))
-    if royalty_bps is not None and coll.functions.royaltyInfo(0, 10_000).call()[1] != royalty_bps:
-        for m in minted:
-            send(net, keys.eth_key, call_tx(coll, "setTokenRoyalty", m.token_id, artist, royalty_bps), f"setting token {m.work.id}'s royalty")
-    if progress:
-        progress(len(works) + 1, len(works) + 1)
-    return minted
+            progress(len(works) + 1, len(works) + 1)
+        return minted
 
 
 def owner_of(coll: Any, token_id: int) -> str | None:
@@ -169,14 +199,16 @@ def owner_of(coll: Any, token_id: int) -> str | None:
         return None
 
 
-def _record(w: Work, net: Network, coll: Any, token_id: int, tx: str, block: int, image_cid: str, meta_cid: str, recovered: bool = False) -> Minted:
+def _record(w: Work, net: Network, coll: Any, token_id: int, tx: str, block: int, image_cid: str, meta_cid: str, royalty_bps: int | None, recovered: bool = False, reminted: bool = False) -> Minted:
     tx = tx if tx.startswith("0x") else "0x" + tx
     uri = f"ipfs://{meta_cid}"
     assert raw_cid_from_digest(digest_of(meta_cid)) == meta_cid  # metadata is one raw block: the URI the contract renders
     entry = {"network": net.name, "chain": net.key, "chain_id": net.chain_id, "collection": coll.address, "token_id": str(token_id), "tx": tx, "block": block, "image_cid": image_cid, "metadata_cid": meta_cid, "token_uri": uri, "minted": now_iso()}
+    if royalty_bps is not None:
+        entry["royalty_bps"] = royalty_bps  # its own royalty: `royalty split` redirects these too
     w.record.setdefault("tokens", []).append(entry)
     w.save()
-    return Minted(w, token_id, tx, uri, image_cid, recovered)
+    return Minted(w, token_id, tx, uri, image_cid, recovered, reminted)
 
 
 def history(studio: Studio, net: Network, token_id: int, collection: str | None = None) -> dict[str, Any]:

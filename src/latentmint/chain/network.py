@@ -8,7 +8,10 @@ reported with the amounts. Nothing is recorded until the receipt says the transa
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from importlib import resources
@@ -33,6 +36,16 @@ class Network:
     name: str  # "embedded" or the RPC URL
     chain_id: int
     faucet: list[bytes] = field(default_factory=list)  # funded keys (embedded chain only)
+    lock: Any = None  # ChainLock: one writer at a time for the studio's chain records (and the embedded chain)
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the studio's chain lock across a multi-step operation (read -> send -> record)."""
+        if self.lock is None:
+            yield
+            return
+        with self.lock.held():
+            yield
 
     @cached_property
     def key(self) -> str:
@@ -41,18 +54,34 @@ class Network:
         return f"{self.chain_id}:{genesis.removeprefix('0x')[:16]}"
 
 
+def writes_chain(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """For chain actions `fn(studio, net, ...)`: run under the studio's chain lock (see Network.writing)."""
+
+    @functools.wraps(fn)
+    def wrapper(studio: Any, net: Network, *args: Any, **kwargs: Any) -> Any:
+        with net.writing():
+            return fn(studio, net, *args, **kwargs)
+
+    return wrapper
+
+
 def hexstr(value: Any) -> str:
     """0x-prefixed hex of a hash, whichever web3/hexbytes version made it."""
     return "0x" + bytes(value).hex()
 
 
 def connect(studio: Studio, network: str | None = None) -> Network:
+    from latentmint.chain.embedded import chain_lock
+
     name = network or studio.setting("chain", "network", EMBEDDED)
+    if not isinstance(name, str):
+        raise LatentmintError(f"{studio.root / 'latentmint.toml'}: chain.network must be a string (`embedded` or an http(s) URL), not {name!r}")
+    lock = chain_lock(studio.chain)
     if name == EMBEDDED:
         from latentmint.chain.embedded import open_embedded
 
-        w3, faucet = open_embedded(studio.chain / "embedded")
-        return Network(w3, EMBEDDED, w3.eth.chain_id, faucet)
+        w3, faucet = open_embedded(studio.chain / "embedded", lock)
+        return Network(w3, EMBEDDED, w3.eth.chain_id, faucet, lock)
     if not name.startswith(("http://", "https://")):
         raise LatentmintError(f"{name!r}: a network is `embedded` or an http(s) JSON-RPC URL")
     from web3 import HTTPProvider, Web3
@@ -65,7 +94,7 @@ def connect(studio: Studio, network: str | None = None) -> Network:
     expected = studio.setting("chain", "chain_id")
     if expected and int(expected) != chain_id:
         raise LatentmintError(f"{name}: chain id {chain_id}, but latentmint.toml expects {expected}; refusing to send to the wrong network")
-    return Network(w3, name, chain_id)
+    return Network(w3, name, chain_id, lock=lock)
 
 
 @cache
@@ -125,11 +154,17 @@ def explain_revert(exc: Exception) -> str:
 def send(net: Network, key: bytes, tx: dict[str, Any], what: str) -> Any:
     """Sign, send and wait for `tx`; returns the receipt. Raises a one-line LatentmintError on any failure."""
     from eth_account import Account
-    from eth_utils.exceptions import ValidationError
-    from web3.exceptions import TimeExhausted, Web3RPCError
 
     w3 = net.w3
     sender = Account.from_key(key)
+    with net.writing():  # nonce, send and receipt as one step: two processes never pick the same nonce
+        return _send(net, w3, sender, tx, what)
+
+
+def _send(net: Network, w3: Any, sender: Any, tx: dict[str, Any], what: str) -> Any:
+    from eth_utils.exceptions import ValidationError
+    from web3.exceptions import TimeExhausted, Web3RPCError
+
     try:
         tx = {**tx, "from": sender.address, "chainId": net.chain_id, "nonce": w3.eth.get_transaction_count(sender.address, "pending")}
         tx.setdefault("value", 0)

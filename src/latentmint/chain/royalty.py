@@ -10,7 +10,7 @@ from collections import Counter
 from typing import Any
 
 from latentmint.chain.mint import DEPLOYMENTS, _deployments
-from latentmint.chain.network import Network, call_tx, contract, deploy, hexstr, send
+from latentmint.chain.network import writes_chain, Network, call_tx, contract, deploy, hexstr, send
 from latentmint.data.dataset import Dataset, dataset_dir
 from latentmint.errors import LatentmintError
 from latentmint.files import atomic_write_json
@@ -47,6 +47,7 @@ def plan_split(artist: str, credited: Counter, credits_share: float) -> list[tup
     return [(a, s) for a, s in sorted(plan.items(), key=lambda kv: (kv[0] != artist, kv[0])) if s > 0]
 
 
+@writes_chain
 def create_split(studio: Studio, net: Network, key: bytes, artist: str, dataset_name: str, credits_share: float) -> dict[str, Any]:
     """Deploy a splitter for this plan and make it the collection's royalty receiver (same rate as before)."""
     known = _deployments(studio).get(net.key)
@@ -64,6 +65,7 @@ def create_split(studio: Studio, net: Network, key: bytes, artist: str, dataset_
     return {"splitter": splitter, "royalty_bps": bps, "payees": [{"address": a, "share": s / SHARES} for a, s in plan]}
 
 
+@writes_chain
 def release(studio: Studio, net: Network, key: bytes, payee: str) -> dict[str, Any]:
     split = (_deployments(studio).get(net.key) or {}).get("royalty_split")
     if not split:

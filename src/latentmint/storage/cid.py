@@ -48,6 +48,20 @@ def parse_cid(text: str) -> bytes:
     return base64.b32decode(body + "=" * (-len(body) % 8))
 
 
+def check_cid(text: str) -> tuple[int, bytes]:
+    """(codec, sha2-256 digest) of a CIDv1 we can hold: base32, raw or dag-pb, sha2-256, in its canonical
+    spelling. Anything else (a path, `/dev/zero`, 300 characters of junk) is a ValueError before it names a file."""
+    if not isinstance(text, str) or len(text) != 59 or not text.startswith("b") or not text[1:].isalnum() or text != text.lower():
+        raise ValueError(f"{str(text)[:80]!r}: not a CIDv1 (base32, sha2-256)")
+    try:
+        binary = parse_cid(text)
+    except ValueError as exc:  # binascii.Error is a ValueError
+        raise ValueError(f"{text}: not a CIDv1 ({exc})") from None
+    if len(binary) != 36 or binary[0] != 1 or binary[1] not in (RAW, DAG_PB) or binary[2:4] != bytes([SHA2_256, 32]) or cid_string(binary) != text:
+        raise ValueError(f"{text}: not a CIDv1 of a raw or dag-pb block hashed with sha2-256")
+    return binary[1], binary[4:]
+
+
 def raw_cid_from_digest(digest: bytes) -> str:
     return cid_string(bytes([1, RAW, SHA2_256, 32]) + digest)
 

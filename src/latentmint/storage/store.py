@@ -7,6 +7,7 @@ pinned) through Kubo's RPC API, and the CID Kubo reports must equal ours.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import urllib.error
 import urllib.request
@@ -15,9 +16,11 @@ from pathlib import Path
 
 from latentmint.errors import LatentmintError
 from latentmint.files import atomic_write_bytes
-from latentmint.storage.cid import CHUNK, Block, build_dag, chunks_of, parse_cid
+from latentmint.storage.cid import CHUNK, Block, build_dag, check_cid, chunks_of
 
 DAG_PB = 0x70
+MAX_BLOCK = 1 << 20  # a raw leaf is at most 256 KiB, a dag-pb node a few KiB: anything larger is not ours
+MAX_FILE = 512 << 20  # what `cat` reassembles at most (metadata is a few KiB, a work a few MB)
 
 
 class BlockStore:
@@ -46,19 +49,52 @@ class BlockStore:
         return cid
 
     def has(self, cid: str) -> bool:
+        try:
+            check_cid(cid)
+        except ValueError:
+            return False
         return self._path(cid).is_file()
 
-    def cat(self, cid: str) -> bytes:
-        """The file a CID names, reassembled from its blocks."""
+    def block(self, cid: str) -> bytes:
+        """One block, checked against its CID (a CID from a chain is untrusted: validated before it names a file)."""
         try:
-            data = self._path(cid).read_bytes()
+            codec, digest = check_cid(cid)
+        except ValueError as exc:
+            raise LatentmintError(str(exc)) from None
+        try:
+            with open(self._path(cid), "rb") as f:
+                data = f.read(MAX_BLOCK + 1)
         except FileNotFoundError as exc:
             raise LatentmintError(f"{cid}: not in the studio's store ({self.root})") from exc
-        if parse_cid(cid)[1] != DAG_PB:
-            return data
+        except OSError as exc:
+            raise LatentmintError(f"{self._path(cid)}: unreadable block ({exc.strerror or exc})") from exc
+        if len(data) > MAX_BLOCK or hashlib.sha256(data).digest() != digest:
+            raise LatentmintError(f"{self._path(cid)}: the block does not match its CID (damaged or replaced); restore it or re-add the file")
+        return data
+
+    def cat(self, cid: str, limit: int = MAX_FILE) -> bytes:
+        """The file a CID names, reassembled from its blocks (each checked), at most `limit` bytes."""
+        out = bytearray()
+        self._cat(cid, out, limit, 0)
+        return bytes(out)
+
+    def _cat(self, cid: str, out: bytearray, limit: int, depth: int) -> None:
+        data = self.block(cid)
+        if check_cid(cid)[0] != DAG_PB:
+            if len(out) + len(data) > limit:
+                raise LatentmintError(f"{cid}: larger than {limit} bytes; refused")
+            out += data
+            return
+        if depth > 8:  # a balanced DAG of 174 links per node is 3 deep at 2 TB
+            raise LatentmintError(f"{cid}: a DAG deeper than any file of ours; refused")
         from latentmint.storage.cid import cid_string
 
-        return b"".join(self.cat(cid_string(child)) for child in _links(data))
+        try:
+            children = _links(data)
+        except IndexError:
+            raise LatentmintError(f"{cid}: not a dag-pb node") from None
+        for child in children:
+            self._cat(cid_string(child), out, limit, depth + 1)
 
     def _kubo_add(self, name: str, data: bytes, expected: str) -> None:
         boundary = uuid.uuid4().hex

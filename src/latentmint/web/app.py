@@ -237,11 +237,11 @@ def create_app(studio: Studio, network: str | None = None) -> FastAPI:
 
     @app.get("/ipfs/{cid}")
     def ipfs(cid: str):
-        from latentmint.storage.cid import parse_cid
+        from latentmint.storage.cid import check_cid
         from latentmint.storage.store import open_store
 
         try:
-            parse_cid(cid)
+            check_cid(cid)
             data = open_store(studio).cat(cid)
         except (ValueError, LatentmintError) as exc:
             raise HTTPException(404, f"{cid}: not in this studio's store") from exc
