@@ -46,7 +46,7 @@ def client(gallery_studio: Studio, monkeypatch: pytest.MonkeyPatch):
     from latentmint.web.app import create_app
 
     monkeypatch.setenv("LATENTMINT_PASSWORD", PASSWORD)
-    return TestClient(create_app(gallery_studio))
+    return TestClient(create_app(gallery_studio), base_url="http://127.0.0.1:8000", headers={"Origin": "http://127.0.0.1:8000"})
 
 
 def _copy_of(studio: Studio) -> bytes:

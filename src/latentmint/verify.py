@@ -73,7 +73,7 @@ def known_tokens(studio: Studio, net: Network, collections: list[Any]) -> KnownT
     tokens = index.tokens()
     fingerprints = {k: p["fingerprint"] for k, p in tokens.items() if is_current(p.get("fingerprint"))}
     by_work = {p["work"]: k for k, p in tokens.items() if p.get("work")}
-    for work in list_works(studio):
+    for work in list_works(studio, skip_damaged=True):
         fp = (work.record.get("certificate") or {}).get("fingerprint")
         for token in work.record.get("tokens", []):
             if token["chain"] != net.key:
@@ -96,10 +96,39 @@ def _token_facts(studio: Studio, net: Network, coll: Any, token_id: int) -> dict
     return {"owner": doc["owner"], "creator": doc["creator"], "collection": doc["collection"], "events": doc["events"], "mint_tx": doc["events"][0]["tx"] if doc["events"] else None}
 
 
+MAX_PIXELS = 40_000_000  # per image (or video frame): a 20 KB PNG can claim 13000 x 13000 px
+
+
+def check_pixels(data: bytes, name: str, limit: int = MAX_PIXELS) -> None:
+    """Refuse an image whose header claims more than `limit` pixels, before anything decodes it."""
+    import io
+
+    if name.lower().endswith((".mp4", ".m4v", ".mov")):
+        import av
+
+        try:
+            with av.open(io.BytesIO(data)) as container:
+                stream = container.streams.video[0]
+                width, height = stream.codec_context.width, stream.codec_context.height
+        except (av.FFmpegError, IndexError) as exc:
+            raise LatentmintError(f"{name}: not a readable video ({exc})") from exc
+    else:
+        from PIL import Image
+
+        try:
+            with Image.open(io.BytesIO(data)) as im:  # reads the header only
+                width, height = im.size
+        except (OSError, SyntaxError, Image.DecompressionBombError) as exc:
+            raise LatentmintError(f"{name}: not a readable image ({exc})") from exc
+    if width * height > limit:
+        raise LatentmintError(f"{name}: {width} x {height} pixels, above the {limit:,} pixels verification reads; refused before decoding")
+
+
 def verify_bytes(studio: Studio, net: Network, data: bytes, name: str, trust_anchors: str = "", extra_collections: list[str] = ()) -> Verification:
     collections = _collections(studio, net, list(extra_collections))
     if not collections:
         raise LatentmintError(f"{net.name}: no collection to verify against; mint first or pass --collection ADDRESS")
+    check_pixels(data, name)
     token_id = int(hashlib.sha256(data).hexdigest(), 16)
     suffix = Path(name).suffix.lower()
     credentials = inspect_bytes(data, MIME_TYPES[suffix], trust_anchors).to_json() if suffix in MIME_TYPES else None

@@ -79,15 +79,25 @@ def load_work(studio: Studio, wid: str) -> Work:
         record = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise LatentmintError(f"{wid}: no such work in {studio.works}") from exc
-    except (OSError, json.JSONDecodeError) as exc:
-        raise LatentmintError(f"{path}: unreadable work record ({exc})") from exc
-    if record.get("format") != WORK_FORMAT:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise LatentmintError(f"{path}: damaged work record ({exc}); restore it from a backup or move the folder aside") from exc
+    if not isinstance(record, dict) or record.get("format") != WORK_FORMAT:
         raise LatentmintError(f"{path}: not a latentmint work record")
+    if not isinstance(record.get("id"), str) or not isinstance(record.get("file"), str) or not all(isinstance(record.get(k) or {}, dict) for k in ("model", "generation", "certificate")) or not isinstance(record.get("tokens", []), list):
+        raise LatentmintError(f"{path}: damaged work record (a field has the wrong type); restore it from a backup or move the folder aside")
     return Work(root, record)
 
 
-def list_works(studio: Studio) -> list[Work]:
-    return [load_work(studio, p.parent.name) for p in sorted(studio.works.glob("*/work.json"))]
+def list_works(studio: Studio, skip_damaged: bool = False) -> list[Work]:
+    """Every work; a damaged work.json is an error, or with `skip_damaged` (pages, verification) left out."""
+    works = []
+    for p in sorted(studio.works.glob("*/work.json")):
+        try:
+            works.append(load_work(studio, p.parent.name))
+        except LatentmintError:
+            if not skip_damaged:
+                raise
+    return works
 
 
 def select_works(studio: Studio, chosen: list[str], shown: list[str] | None = None) -> dict[str, Any]:

@@ -2,12 +2,19 @@
 
 The pages only present what the other packages compute: works and records (art/), credentials
 (provenance/), tokens, listings and history (chain/), verdicts (verify.py). On the embedded chain the work
-page also lists, buys and transfers with the studio's accounts through CSRF-protected forms; against any
-other network it shows data and links, and never holds a private key.
+page also lists, buys and transfers with the studio's accounts; against any other network it shows data and
+links, and never holds a private key.
+
+Trading is guarded as a bank's page would be: a form carries a token that is an HMAC of the browser's session
+under a secret only this server process knows (a page elsewhere can neither read nor plant one), every
+request must name this server as Host (no DNS rebinding) and a POST must come from this origin. Keys are
+unlocked once per account for the server's life, only after those checks pass. Bound to anything but
+loopback, the gallery is read-only unless started with --allow-trading-from-network.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import mimetypes
@@ -25,19 +32,83 @@ from latentmint.errors import LatentmintError
 from latentmint.studio import Studio
 
 UPLOAD_LIMIT = 25 * 1024 * 1024
-UPLOAD_TYPES = {b"\x89PNG": ".png", b"\xff\xd8\xff": ".jpg", b"GIF8": ".gif", b"RIFF": ".webp"}
-CSRF_COOKIE = "latentmint_csrf"
+UPLOAD_TYPES = {b"\x89PNG": ".png", b"\xff\xd8\xff": ".jpg", b"GIF8": ".gif"}
+SESSION_COOKIE = "latentmint_session"
+VERIFY_WORKERS = 2  # verifications at once, each in a worker thread (the event loop keeps serving pages)
+VERIFY_QUEUE = 8  # waiting beyond this: 503, try again
+LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+STATIC = Path(__file__).resolve().parent / "static"
+SECURITY_HEADERS = {
+    # no inline script anywhere (the one script is /static/scrub.js); inline style attributes only
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; style-src 'self' 'unsafe-inline'; script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
 
 
 def _upload_suffix(data: bytes) -> str | None:
     """The type an upload really is, from its first bytes (never trust the name or the browser)."""
     for magic, suffix in UPLOAD_TYPES.items():
         if data.startswith(magic):
-            return ".webp" if suffix == ".webp" and data[8:12] != b"WEBP" else suffix
+            return suffix
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":  # RIFF alone is also WAV, AVI, ...
+        return ".webp"
     if data[4:8] == b"ftyp":
         return ".mp4"
     return None
+
+
+class BodyLimit:
+    """ASGI middleware: refuse a request body above `limit` bytes while it streams in (Content-Length first),
+    not after the whole of it has been received and spooled."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT"):
+            return await self.app(scope, receive, send)
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            return await self._refuse(send)
+        received, over, refused = 0, False, False
+
+        async def limited_receive() -> dict:
+            nonlocal received, over
+            if over:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:  # stop reading: the app sees the client gone, whatever it answers becomes a 413
+                    over = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: dict) -> None:
+            nonlocal refused
+            if not over:
+                await send(message)
+            elif not refused:
+                refused = True
+                await self._refuse(send)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not over:
+                raise
+            if not refused:
+                await self._refuse(send)
+
+    async def _refuse(self, send: Any) -> None:
+        body = json.dumps({"error": f"upload larger than {self.limit // (1024 * 1024)} MB; refused"}).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), (b"connection", b"close")]
+        headers += [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
 
 def svg_chart(points: list[tuple[float, float]], width: int = 560, height: int = 160) -> str:
@@ -56,13 +127,50 @@ def svg_chart(points: list[tuple[float, float]], width: int = 560, height: int =
     )
 
 
-def create_app(studio: Studio, network: str | None = None) -> FastAPI:
+def _host_name(value: str) -> str:
+    """'127.0.0.1:8000' -> '127.0.0.1'; '[::1]:8000' -> '[::1]'."""
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 or value.startswith("[") and "]:" in value else value
+
+
+def create_app(studio: Studio, network: str | None = None, host: str = "127.0.0.1", allow_trading_from_network: bool = False) -> FastAPI:
+    from urllib.parse import urlsplit
+
+    from starlette.concurrency import run_in_threadpool
+
     from latentmint.art.works import list_works, load_work
     from latentmint.chain.network import EMBEDDED, connect
 
+    loopback = host in LOOPBACK
+    trading = loopback or allow_trading_from_network
     app = FastAPI(title="latentmint gallery", docs_url=None, redoc_url=None)
     templates = Jinja2Templates(directory=str(TEMPLATES))
     state: dict[str, Any] = {}
+    secret = secrets.token_bytes(32)  # this process's: sessions end when the server stops
+    unlocked: dict[str, bytes] = {}  # account name -> key, unlocked once (scrypt is costly by design)
+    verify_slots = asyncio.Semaphore(VERIFY_WORKERS)
+    waiting = [0]
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):
+        hostname = _host_name(request.headers.get("host", ""))
+        if loopback and hostname not in LOOPBACK:  # a page on another name reaching 127.0.0.1 (DNS rebinding)
+            response = JSONResponse({"error": f"Host {hostname[:80]!r} is not this gallery; open it at http://127.0.0.1"}, status_code=400)
+        elif request.method not in ("GET", "HEAD") and request.url.path != "/verify" and not _same_origin(request):  # verify changes nothing: scripts may post files
+            response = JSONResponse({"error": "a form may only be sent from this gallery's own pages"}, status_code=403)
+        else:
+            response = await call_next(request)
+        for key, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(key, value)
+        return response
+
+    def _same_origin(request: Request) -> bool:
+        origin = request.headers.get("origin") or request.headers.get("referer")
+        if not origin or origin == "null":
+            return False
+        return urlsplit(origin).netloc == request.headers.get("host", "")
+
+    def csrf_for(session: str) -> str:
+        return hmac.new(secret, session.encode(), "sha256").hexdigest()
 
     def net():
         if "net" not in state:
@@ -70,17 +178,17 @@ def create_app(studio: Studio, network: str | None = None) -> FastAPI:
         return state["net"]
 
     def local() -> bool:
-        return net().name == EMBEDDED
+        return trading and net().name == EMBEDDED
 
     def page(request: Request, template: str, **context: Any) -> HTMLResponse:
-        token = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(32)
-        response = templates.TemplateResponse(request, template, {"studio": studio, "local": local(), "csrf": token, "network": net().name, **context})
-        response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict")
+        session = request.cookies.get(SESSION_COOKIE) or secrets.token_urlsafe(32)
+        response = templates.TemplateResponse(request, template, {"studio": studio, "local": local(), "csrf": csrf_for(session), "network": net().name, **context})
+        response.set_cookie(SESSION_COOKIE, session, httponly=True, samesite="strict")
         return response
 
     def check_csrf(request: Request, sent: str) -> None:
-        cookie = request.cookies.get(CSRF_COOKIE, "")
-        if not cookie or not hmac.compare_digest(cookie, sent):
+        session = request.cookies.get(SESSION_COOKIE, "")
+        if not session or not hmac.compare_digest(csrf_for(session), sent):
             raise HTTPException(403, "the form expired or came from another site; reload the page and try again")
 
     def token_of(work) -> dict[str, Any] | None:
@@ -89,14 +197,25 @@ def create_app(studio: Studio, network: str | None = None) -> FastAPI:
         return find(work, net())
 
     def work_or_404(wid: str):
+        if not wid.isalnum() or len(wid) > 64:
+            raise HTTPException(404, f"{wid[:64]}: no such work")
         try:
             return load_work(studio, wid)
         except LatentmintError as exc:
-            raise HTTPException(404, str(exc)) from exc
+            if "no such work" in str(exc):
+                raise HTTPException(404, f"{wid}: no such work") from exc
+            raise HTTPException(422, f"{wid}: damaged work record; restore works/{wid}/work.json from a backup") from exc
+
+    @app.get("/static/{name}")
+    def static(name: str):
+        path = STATIC / name
+        if name not in {p.name for p in STATIC.glob("*.js")}:
+            raise HTTPException(404, f"{name}: no such file")
+        return Response(path.read_bytes(), media_type="text/javascript")
 
     @app.get("/", response_class=HTMLResponse)
     def gallery(request: Request):
-        works = [w for w in list_works(studio) if w.record.get("certificate") or w.record.get("human_actions")]
+        works = [w for w in list_works(studio, skip_damaged=True) if w.record.get("certificate") or w.record.get("human_actions")]
         cards = [{"work": w, "token": token_of(w)} for w in works]
         cards.sort(key=lambda c: (c["token"] is None, "certificate" not in c["work"].record, c["work"].id))
         return page(request, "gallery.html", cards=cards)
@@ -117,7 +236,10 @@ def create_app(studio: Studio, network: str | None = None) -> FastAPI:
             token_id = int(token["token_id"])
             market = show(studio, net(), token_id)
             hist = history(studio, net(), token_id)
-        record = json.loads((work.root / "creativity.json").read_text()) if (work.root / "creativity.json").exists() else None
+        try:
+            record = json.loads((work.root / "creativity.json").read_text()) if (work.root / "creativity.json").exists() else None
+        except (OSError, ValueError):
+            record = None  # shown as absent; the certificate itself carries the record
         accounts = wallet_addresses(studio) if local() and (studio.keys / "identity.json").exists() else {}
         return page(request, "work.html", work=work, cert=cert, inspection=inspection, token=token, market=market, history=hist, record=record, accounts=accounts, message=message)
 
@@ -142,19 +264,27 @@ def create_app(studio: Studio, network: str | None = None) -> FastAPI:
             raise HTTPException(404, f"{dataset}/{name}: no such face")
         return Response(path.read_bytes(), media_type="image/png")
 
+    def key_of(account: str) -> bytes:
+        """The account's key, unlocked on its first trade and kept for the server's life."""
+        from latentmint.chain.market import account_key
+
+        if account not in unlocked:
+            password = os.environ.get("LATENTMINT_PASSWORD")
+            if password is None:
+                raise HTTPException(403, "start `latentmint serve` with LATENTMINT_PASSWORD set to trade from the page")
+            unlocked[account] = account_key(studio, password, account)
+        return unlocked[account]
+
     def _act(request_form: dict[str, str], wid: str, action) -> RedirectResponse:
+        if not trading:
+            raise HTTPException(403, "this gallery is served to the network read-only; trade from the studio's own machine")
         if not local():
             raise HTTPException(403, "this page only trades on the embedded chain; use your wallet on a real network")
         token = token_of(work_or_404(wid))
         if token is None:
             raise HTTPException(400, f"{wid}: not minted")
-        from latentmint.chain.market import account_key
-
-        password = os.environ.get("LATENTMINT_PASSWORD")
-        if password is None:
-            raise HTTPException(403, "start `latentmint serve` with LATENTMINT_PASSWORD set to trade from the page")
         try:
-            message = action(account_key(studio, password, request_form["account"]), int(token["token_id"]))
+            message = action(key_of(request_form["account"]), int(token["token_id"]))
         except LatentmintError as exc:
             message = f"error: {exc}"
         from urllib.parse import quote
@@ -183,20 +313,27 @@ def create_app(studio: Studio, network: str | None = None) -> FastAPI:
         address = wallet_addresses(studio).get(to, to)
         return _act({"account": account}, wid, lambda key, t: f"transferred to {address} (tx {transfer(studio, net(), key, t, address)['tx']})")
 
+    def run_folder(name: str) -> Path:
+        folder = (studio.runs / name).resolve()
+        if name.startswith(".") or folder.parent != studio.runs.resolve() or not (folder / "run.json").is_file():
+            raise HTTPException(404, f"{name[:64]}: no such run")
+        return folder
+
     @app.get("/runs/{name}", response_class=HTMLResponse)
     def run_page(request: Request, name: str):
-        folder = studio.runs / name
-        if "/" in name or name.startswith(".") or not (folder / "run.json").is_file():
-            raise HTTPException(404, f"{name}: no such run")
-        run = json.loads((folder / "run.json").read_text())
+        folder = run_folder(name)
+        try:
+            run = json.loads((folder / "run.json").read_text())
+            evaluations = [json.loads(line) for line in (folder / "evaluations.jsonl").read_text().splitlines() if line.strip()] if (folder / "evaluations.jsonl").exists() else []
+        except (OSError, ValueError) as exc:
+            raise HTTPException(422, f"{name}: damaged run record ({exc})") from exc
         samples = sorted(p.name for p in (folder / "samples").glob("step-*.png"))
-        evaluations = [json.loads(line) for line in (folder / "evaluations.jsonl").read_text().splitlines() if line.strip()] if (folder / "evaluations.jsonl").exists() else []
         charts = {key: svg_chart([(e["step"], e[key]) for e in evaluations if e.get(key) is not None]) for key in ("swd_train", "kid_train", "fid_train")}
         return page(request, "run.html", name=name, run=run, samples=samples, charts={k: v for k, v in charts.items() if v}, evaluations=evaluations, loss=(folder / "loss.png").exists())
 
     @app.get("/runs/{name}/file/{kind}/{file}")
     def run_file(name: str, kind: str, file: str):
-        folder = (studio.runs / name / ("samples" if kind == "samples" else "")).resolve()
+        folder = (run_folder(name) / ("samples" if kind == "samples" else "")).resolve()
         path = (folder / file).resolve()
         if kind not in ("samples", "plot") or path.parent != folder or path.suffix != ".png" or not path.is_file():
             raise HTTPException(404, f"{name}/{file}: no such image")
@@ -217,18 +354,24 @@ def create_app(studio: Studio, network: str | None = None) -> FastAPI:
             error, status = f"{file.filename}: larger than {UPLOAD_LIMIT // (1024 * 1024)} MB", 413
         elif (suffix := _upload_suffix(data)) is None:
             error, status = f"{file.filename}: not a PNG, JPEG, GIF, WebP or MP4 file", 415
+        elif waiting[0] >= VERIFY_QUEUE:
+            error, status = "the gallery is busy verifying other files; try again in a minute", 503
         else:
+            waiting[0] += 1
             try:
-                result = verify_bytes(studio, net(), data, f"upload{suffix}", trust_anchors(studio))
+                async with verify_slots:  # decoding and fingerprinting run in worker threads, at most VERIFY_WORKERS at once
+                    result = await run_in_threadpool(verify_bytes, studio, net(), data, f"upload{suffix}", trust_anchors(studio))
             except LatentmintError as exc:
-                error, status = str(exc), 422
+                error, status = f"{file.filename}: {str(exc).removeprefix(f'upload{suffix}: ')}", (413 if "pixels" in str(exc) else 422)
             else:
                 if wants_json:
                     return JSONResponse(result.to_json())
                 match = None
                 if result.token_id is not None:
-                    match = next((w for w in list_works(studio) if (t := token_of(w)) and int(t["token_id"]) == result.token_id), None)
+                    match = next((w for w in list_works(studio, skip_damaged=True) if (t := token_of(w)) and int(t["token_id"]) == result.token_id), None)
                 return page(request, "verify.html", result=result, match=match, filename=file.filename)
+            finally:
+                waiting[0] -= 1
         if wants_json:
             return JSONResponse({"error": error}, status_code=status)
         response = page(request, "verify.html", result=None, error=error)
@@ -252,7 +395,8 @@ def create_app(studio: Studio, network: str | None = None) -> FastAPI:
     return app
 
 
-def serve(studio: Studio, host: str = "127.0.0.1", port: int = 8000, network: str | None = None) -> None:
+def serve(studio: Studio, host: str = "127.0.0.1", port: int = 8000, network: str | None = None, allow_trading_from_network: bool = False) -> None:
     import uvicorn
 
-    uvicorn.run(create_app(studio, network), host=host, port=port, log_level="warning")
+    app = BodyLimit(create_app(studio, network, host, allow_trading_from_network), UPLOAD_LIMIT + 64 * 1024)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
