@@ -31,8 +31,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True)
-out = Console()
+# markup=False: names, notes, file names and token URIs are the user's text, never Rich markup; styles are explicit.
+err = Console(stderr=True, markup=False, highlight=False)
+out = Console(markup=False, highlight=False)
 
 StudioOpt = Annotated[
     Optional[Path],
@@ -44,7 +45,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document o
 def _fail(message: str, as_json: bool) -> None:
     if as_json:
         print(json.dumps({"error": message}))
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
     raise typer.Exit(1)
 
 
@@ -58,7 +59,7 @@ def verb(fn: Callable[..., Any]) -> Callable[..., Any]:
         except LatentmintError as exc:
             _fail(str(exc), bool(kwargs.get("as_json")))
         except KeyboardInterrupt:
-            err.print("[yellow]interrupted[/]: work so far is saved; run the same command again to resume")
+            err.print(Text.assemble(("interrupted", "yellow"), ": work so far is saved; run the same command again to resume"))
             raise typer.Exit(130) from None
 
     return wrapper
@@ -72,7 +73,7 @@ def emit(doc: dict[str, Any]) -> None:
 def progress_bar(description: str, quiet: bool = False) -> Iterator[Callable[[int, int], None]]:
     """A Rich bar with count, elapsed time and ETA on stderr; yields `update(done, total)`."""
     bar = Progress(
-        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.description}", style="bold", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -115,7 +116,7 @@ def init(
     if as_json:
         emit({"studio": str(created.root), "settings": str(created.root / "latentmint.toml")})
     else:
-        out.print(f"studio ready at [bold]{created.root}[/]  (settings: latentmint.toml)")
+        out.print(Text.assemble("studio ready at ", (str(created.root), "bold"), "  (settings: latentmint.toml)"))
 
 
 def _resolution(value: int) -> int:
@@ -237,7 +238,7 @@ def train(
         emit(result.to_json())
         return
     out.print(
-        f"trained [bold]{result.steps}[/] steps ({result.seconds_per_step:.3f} s/step on {result.device}, stopped by {result.stopped_by})\n"
+        f"trained {result.steps} steps ({result.seconds_per_step:.3f} s/step on {result.device}, stopped by {result.stopped_by})\n"
         f"run: {result.run}\ncheckpoint: {result.checkpoint}\nsamples: {result.run / 'samples'}   loss curve: {result.run / 'loss.png'}"
     )
 
@@ -245,7 +246,7 @@ def train(
 @contextmanager
 def training_bar(quiet: bool) -> Iterator[Callable[[int, int, dict[str, float]], None]]:
     bar = Progress(
-        TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[stats]}"),
+        TextColumn("train", style="bold"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[stats]}"),
         TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=err, disable=quiet,
     )  # fmt: skip
     task = bar.add_task("train", total=None, stats="")
@@ -306,7 +307,7 @@ def _works_table(title: str, works: list[Any]) -> Table:
         o, g = w.record.get("originality", {}), w.record["generation"]
         made = f"seed {g['seed']}" if "seed" in g else (f"mix {g['coarse']}x{g['fine']}" if "coarse" in g else f"walk {g['seeds']}")
         dist = "-" if o.get("identity_distance") is None else f"{o['identity_distance']:.2f}"
-        table.add_row(w.id, made, "[red]YES[/]" if o.get("near_copy") else "no", f"{'yes' if o.get('lookalike') else 'no'} ({dist})", os.path.relpath(w.file))
+        table.add_row(w.id, made, Text("YES", style="red") if o.get("near_copy") else "no", f"{'yes' if o.get('lookalike') else 'no'} ({dist})", os.path.relpath(w.file))
     return table
 
 
@@ -434,7 +435,7 @@ def originality(
         if as_json:
             emit(doc)
             return
-        out.print(f"{image}: {'[red]NEAR COPY[/] of' if verdict.near_copy else 'original; closest'} {verdict.nearest[0]} (ncc {verdict.ncc:.2f}); "
+        out.print(f"{image}: {'NEAR COPY of' if verdict.near_copy else 'original; closest'} {verdict.nearest[0]} (ncc {verdict.ncc:.2f}); "
                   f"{'looks like' if verdict.lookalike else 'a different person from'} {verdict.nearest_identity[0]} (identity distance {verdict.identity_distance:.2f})")
         return
     with progress_bar("originality", quiet=as_json and not err.is_terminal) as update:
@@ -463,10 +464,10 @@ def password(confirm: bool = False) -> str:
 @verb
 def identity_create(
     name: Annotated[str, typer.Option("--name", help="Your name as it will appear on certificates.")],
-    import_key: Annotated[Optional[str], typer.Option("--import-key", help="Use this Ethereum private key (hex) instead of a new one.", show_default=False)] = None,
+    import_key: Annotated[Optional[Path], typer.Option("--import-key", help="Use the Ethereum private key (hex) in this file, or - to read it from standard input, instead of a new one.", dir_okay=False, show_default=False)] = None,
     cert: Annotated[Optional[Path], typer.Option("--cert", help="A CA-issued certificate chain (PEM, leaf first) to sign with.", exists=True, dir_okay=False, show_default=False)] = None,
     cert_key: Annotated[Optional[Path], typer.Option("--cert-key", help="The private key (PEM) of that certificate.", exists=True, dir_okay=False, show_default=False)] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace the studio's existing identity.")] = False,
+    force: Annotated[int, typer.Option("--force", count=True, help="Replace the studio's identity (the old one is kept in keys/old-<time>/); twice when it owns a collection.")] = 0,
     studio: StudioOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -475,12 +476,18 @@ def identity_create(
     from latentmint.studio import open_studio
 
     opened = open_studio(studio)
-    made = create_identity(opened, name, password(confirm=True), private_key=import_key, cert_chain=cert, cert_key=cert_key, overwrite=force)
+    private_key = None
+    if import_key is not None:  # never from the command line, where ps and shell history would show it
+        try:
+            private_key = (sys.stdin.read() if str(import_key) == "-" else import_key.read_text()).strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise LatentmintError(f"{import_key}: cannot read the key ({exc})") from exc
+    made = create_identity(opened, name, password(confirm=True), private_key=private_key, cert_chain=cert, cert_key=cert_key, overwrite=force)
     if as_json:
         emit(made.to_json())
         return
     origin = "issued by the studio's own root CA" if made.self_issued else "imported"
-    out.print(f"identity [bold]{made.name}[/]\naddress: {made.address}\ncertificate sha256: {made.fingerprint} ({origin})\nkeys: {opened.keys}")
+    out.print(Text.assemble("identity ", (made.name, "bold"), f"\naddress: {made.address}\ncertificate sha256: {made.fingerprint} ({origin})\nkeys: {opened.keys}"))
 
 
 @identity_app.command("show")
@@ -494,7 +501,7 @@ def identity_show(studio: StudioOpt = None, as_json: JsonOpt = False) -> None:
     if as_json:
         emit(shown.to_json())
         return
-    out.print(f"{shown.name}\naddress: {shown.address}\ncertificate sha256: {shown.fingerprint}")
+    out.print(Text(f"{shown.name}\naddress: {shown.address}\ncertificate sha256: {shown.fingerprint}"))
 
 
 @app.command()
@@ -574,7 +581,7 @@ def inspect(
         emit(found.to_json())
     else:
         colour = {"valid": "green", "invalid": "red", "none": "yellow"}[found.credentials]
-        out.print(f"{file}: credentials [{colour}]{found.credentials}[/]" + (" (trusted signer)" if found.trusted else ""))
+        out.print(Text.assemble(f"{file}: credentials ", (found.credentials, colour), " (trusted signer)" if found.trusted else ""))
         if found.reason:
             out.print(f"  {found.reason}")
         if found.signer:
@@ -694,7 +701,7 @@ def verify(
         emit(found.to_json())
         return
     colour = {"AUTHENTIC": "green", "COPY": "yellow", "TAMPERED": "red", "UNKNOWN": "white"}[found.verdict]
-    out.print(f"{file}: [bold {colour}]{found.verdict}[/] ({found.reason})")
+    out.print(Text.assemble(f"{file}: ", (found.verdict, f"bold {colour}"), f" ({found.reason})"))
     if found.token_id is not None:
         out.print(f"  token {hex(found.token_id)} in {found.collection}\n  creator {found.creator}\n  owner {found.owner}")
     if found.mint_tx:
@@ -1009,7 +1016,7 @@ def demo(
 
         def on_stage(stage: str):
             stack.close()  # finish the previous stage's bar before the next one starts
-            err.print(f"[bold]demo[/]: {stage}")
+            err.print(Text.assemble(("demo", "bold"), f": {stage}"))
             if stage in ("market", "verify"):  # a few transactions or files: no bar
                 return None
             return stack.enter_context(training_bar(quiet) if stage == "train" else progress_bar(stage, quiet))

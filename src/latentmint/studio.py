@@ -31,6 +31,31 @@ DEFAULT_SETTINGS: dict[str, Any] = {
 }
 
 
+# Settings read elsewhere that have no default, with the types they may take.
+OPTIONAL_SETTINGS: dict[tuple[str, str], tuple[type, ...]] = {
+    ("studio", "name"): (str,),
+    ("studio", "public_url"): (str,),  # where the gallery is published: token metadata links there (external_url)
+    ("chain", "royalty"): (str, int, float),
+    ("chain", "chain_id"): (int,),
+}
+_TYPE_NAMES = {str: "a string", int: "a number", float: "a number", list: "a list", dict: "a table", bool: "true or false"}
+
+
+def _check_types(path: Path, settings: dict[str, Any]) -> None:
+    """A wrong-typed value is named here, once, instead of failing later wherever it is read."""
+    for section, value in settings.items():
+        if section in DEFAULT_SETTINGS and not isinstance(value, dict):
+            raise LatentmintError(f"{path}: [{section}] must be a table of settings, not {value!r}")
+    for section, defaults in DEFAULT_SETTINGS.items():
+        given = settings.get(section, {})
+        for key, value in given.items():
+            allowed = (type(defaults[key]),) if key in defaults else OPTIONAL_SETTINGS.get((section, key))
+            if allowed and (not isinstance(value, allowed) or isinstance(value, bool) and bool not in allowed):
+                raise LatentmintError(f"{path}: {section}.{key} must be {' or '.join(dict.fromkeys(_TYPE_NAMES[t] for t in allowed))}, not {value!r}")
+        if section == "provenance" and not all(isinstance(a, str) for a in given.get("trust_anchors", [])):
+            raise LatentmintError(f"{path}: provenance.trust_anchors must be a list of file paths")
+
+
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in over.items():
@@ -97,6 +122,7 @@ def init_studio(root: Path, name: str | None = None) -> Studio:
         studio = Studio(root, settings)
     for folder in FOLDERS:
         (root / folder).mkdir(exist_ok=True)
+    (root / "keys").chmod(0o700)  # the keystores are encrypted, but nobody else need see them
     return studio
 
 
@@ -127,4 +153,5 @@ def open_studio(path: Path | None = None) -> Studio:
         settings = tomllib.loads(settings_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise LatentmintError(f"{settings_path}: cannot read settings ({exc})") from exc
+    _check_types(settings_path, settings)
     return Studio(root, _merge(DEFAULT_SETTINGS, settings))

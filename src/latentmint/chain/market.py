@@ -7,7 +7,6 @@ the artist's account (keys/account.json) and, for local trials, any number of ex
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -52,7 +51,11 @@ def add_wallet(studio: Studio, name: str, password: str) -> str:
         raise LatentmintError(f"{path}: a wallet named {name} exists")
     if not password:
         raise LatentmintError("an empty password cannot protect keys: set LATENTMINT_PASSWORD or type one at the prompt")
+    from latentmint.provenance.identity import secure_folder
+
     account = Account.create()
+    secure_folder(path.parent.parent)
+    secure_folder(path.parent)
     atomic_write_json(path, Account.encrypt(account.key, password))
     path.chmod(0o600)
     return account.address
@@ -63,8 +66,13 @@ def wallet_addresses(studio: Studio) -> dict[str, str]:
     from latentmint.provenance.identity import load_identity
 
     names = {"artist": load_identity(studio).address}
+    from latentmint.files import read_json
+
     for path in sorted((studio.keys / WALLETS).glob("*.json")):
-        names[path.stem] = "0x" + json.loads(path.read_text())["address"].removeprefix("0x")
+        doc = read_json(path, "wallet")
+        if not isinstance(doc, dict) or not isinstance(doc.get("address"), str):
+            raise LatentmintError(f"{path}: damaged wallet (no address); restore it from a backup")
+        names[path.stem] = "0x" + doc["address"].removeprefix("0x")
     from web3 import Web3
 
     return {n: Web3.to_checksum_address(a) for n, a in names.items()}
@@ -72,19 +80,14 @@ def wallet_addresses(studio: Studio) -> dict[str, str]:
 
 def account_key(studio: Studio, password: str, name: str | None = None) -> bytes:
     """The private key of the artist (name None or "artist") or of wallet NAME."""
-    from eth_account import Account
-
-    from latentmint.provenance.identity import unlock
+    from latentmint.provenance.identity import decrypt_keystore, unlock
 
     if name in (None, "artist"):
         return unlock(studio, password).eth_key
     path = _wallet_path(studio, name)
     if not path.exists():
         raise LatentmintError(f"{name}: no such wallet in {studio.keys / WALLETS}; create it with `latentmint wallet add {name}`")
-    try:
-        return bytes(Account.decrypt(json.loads(path.read_text()), password))
-    except ValueError as exc:
-        raise LatentmintError(f"{path}: wrong password") from exc
+    return decrypt_keystore(path, password)
 
 
 def balances(studio: Studio, net: Network) -> dict[str, dict[str, Any]]:

@@ -81,17 +81,22 @@ class Dataset:
             raise LatentmintError(f"{path}: no such dataset; create it with `latentmint ingest`") from exc
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise LatentmintError(f"{path}: unreadable dataset ({exc})") from exc
-        if doc.get("format") != DATASET_FORMAT:
-            raise LatentmintError(f"{path}: not a latentmint dataset (format {doc.get('format')!r})")
+        if not isinstance(doc, dict) or doc.get("format") != DATASET_FORMAT:
+            raise LatentmintError(f"{path}: not a latentmint dataset (format {doc.get('format') if isinstance(doc, dict) else None!r})")
         fixed = {"format", "name", "resolution", "aligned_input", "count", "hash", "updated", "software", "faces"}
-        return cls(
-            root=Path(root),
-            name=doc["name"],
-            resolution=int(doc["resolution"]),
-            aligned_input=bool(doc.get("aligned_input", False)),
-            faces=list(doc["faces"]),
-            meta={k: v for k, v in doc.items() if k not in fixed},
-        )
+        try:
+            if not all(isinstance(f, dict) for f in doc["faces"]):
+                raise TypeError("a face entry is not an object")
+            return cls(
+                root=Path(root),
+                name=str(doc["name"]),
+                resolution=int(doc["resolution"]),
+                aligned_input=bool(doc.get("aligned_input", False)),
+                faces=list(doc["faces"]),
+                meta={k: v for k, v in doc.items() if k not in fixed},
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise LatentmintError(f"{path}: damaged dataset record ({type(exc).__name__}: {exc}); restore it from a backup or ingest again") from exc
 
 
 def dataset_dir(studio_datasets: Path, name: str) -> Path:

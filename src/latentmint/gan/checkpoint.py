@@ -25,7 +25,10 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+RESUME_KEYS = ("config", "dataset", "G", "D", "G_ema", "opt_g", "opt_d", "ada", "step", "elapsed", "rng")
+
+
+def load_checkpoint(path: Path, map_location: str | torch.device = "cpu", required: tuple[str, ...] = ("config", "G_ema")) -> dict[str, Any]:
     """The checkpoint's contents, or a LatentmintError naming the file and what is wrong with it."""
     path = Path(path)
     if not path.is_file():
@@ -37,6 +40,9 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
         raise LatentmintError(f"{path}: not a readable checkpoint (corrupt, truncated or unsafe: {first[:160]})") from exc
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise LatentmintError(f"{path}: not a latentmint checkpoint (expected format {CHECKPOINT_FORMAT})")
+    missing = [k for k in required if k not in state]
+    if missing or not isinstance(state.get("config"), dict):
+        raise LatentmintError(f"{path}: incomplete checkpoint (missing {', '.join(missing) or 'a config'}); use an earlier checkpoint or retrain")
     return state
 
 

@@ -27,7 +27,7 @@ from torch import nn
 from latentmint.data.dataset import Dataset, dataset_dir
 from latentmint.errors import LatentmintError
 from latentmint.gan.augment import AdaptiveP, diff_augment
-from latentmint.gan.checkpoint import load_checkpoint, save_checkpoint
+from latentmint.gan.checkpoint import RESUME_KEYS, load_checkpoint, save_checkpoint
 from latentmint.gan.config import TrainConfig, changed_from_preset
 from latentmint.gan.data import load_faces, to_float
 from latentmint.gan.networks import build, reconstruction_targets
@@ -144,7 +144,7 @@ def train(
     ckpt_path = root / "checkpoints" / "latest.pt"
     state: dict[str, Any] | None = None
     if resume:
-        state = load_checkpoint(ckpt_path)
+        state = load_checkpoint(ckpt_path, required=RESUME_KEYS)
         # The run continues with its own config; only how long and where it runs may change.
         allowed = {"steps", "time_budget_s", "device", "ckpt_every", "sample_every", "eval_every"}
         changes = {k: v for k, v in (resume_changes or {}).items() if k in allowed}

@@ -114,15 +114,23 @@ def create_identity(
     private_key: str | None = None,
     cert_chain: Path | None = None,
     cert_key: Path | None = None,
-    overwrite: bool = False,
+    overwrite: int = 0,
 ) -> Identity:
-    """Make (or import) the studio's Ethereum account and signing certificate, encrypted with `password`."""
+    """Make (or import) the studio's Ethereum account and signing certificate, encrypted with `password`.
+
+    Replacing an identity (`overwrite` 1) first moves the old one to keys/old-<time>/; when the old account
+    owns a collection on a chain the studio knows, it must be asked for twice (`overwrite` 2), since a new key
+    cannot mint in, or be paid by, that collection."""
     from cryptography.hazmat.primitives import hashes, serialization
     from eth_account import Account
 
     secret = _check_password(password)
-    if (studio.keys / IDENTITY).exists() and not overwrite:
-        raise LatentmintError(f"{studio.keys / IDENTITY}: the studio already has an identity (latentmint identity show)")
+    if (studio.keys / IDENTITY).exists():
+        if not overwrite:
+            raise LatentmintError(f"{studio.keys / IDENTITY}: the studio already has an identity (latentmint identity show); --force replaces it, keeping the old one in keys/old-<time>/")
+        owned = _collections_owned(studio)
+        if owned and overwrite < 2:
+            raise LatentmintError(f"{studio.keys / IDENTITY}: this identity owns the collection{'s' if len(owned) > 1 else ''} {', '.join(owned)}; a new key could not mint in or change {'them' if len(owned) > 1 else 'it'}. Give --force twice to replace it anyway (the old keys are kept in keys/old-<time>/)")
     if not name.strip():
         raise LatentmintError("an identity needs a name (--name)")
     try:
@@ -138,6 +146,9 @@ def create_identity(
     chain_pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in chain)
     identity = Identity(name.strip(), account.address, chain[0].fingerprint(hashes.SHA256()).hex(), cert_chain is None)
     # Everything is computed first: nothing is written unless all of it succeeded.
+    secure_folder(studio.keys)
+    if (studio.keys / IDENTITY).exists():
+        _keep_old_identity(studio)
     atomic_write_json(studio.keys / ACCOUNT, keystore)
     atomic_write_bytes(studio.keys / SIGNING_KEY, key_pem)
     atomic_write_bytes(studio.keys / CHAIN, chain_pem)
@@ -147,8 +158,38 @@ def create_identity(
         (studio.keys / ROOT_CA).unlink(missing_ok=True)
     atomic_write_json(studio.keys / IDENTITY, {**identity.to_json(), "created": now_iso()})
     for path in studio.keys.iterdir():
-        path.chmod(0o600)
+        if path.is_file():
+            path.chmod(0o600)
     return identity
+
+
+KEY_FILES = (ACCOUNT, SIGNING_KEY, CHAIN, ROOT_CA, IDENTITY)
+
+
+def secure_folder(folder: Path) -> None:
+    """Create `folder` (keys/, keys/wallets/) readable by its owner only."""
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o700)
+
+
+def _keep_old_identity(studio: Studio) -> Path:
+    """Copy the current identity's files to keys/old-<time>/ before they are replaced."""
+    import shutil
+
+    old = studio.keys / f"old-{now_iso().replace(':', '')}"
+    secure_folder(old)
+    for name in KEY_FILES:
+        if (studio.keys / name).exists():
+            shutil.copy2(studio.keys / name, old / name)
+    return old
+
+
+def _collections_owned(studio: Studio) -> list[str]:
+    """Collections in chain/deployments.json (any chain) deployed by the current identity."""
+    from latentmint.files import read_json
+
+    deployments = read_json(studio.chain / "deployments.json", "deployments record", default={})
+    return [d["collection"] for d in deployments.values() if isinstance(d, dict) and d.get("collection")]
 
 
 def load_identity(studio: Studio) -> Identity:
@@ -157,9 +198,12 @@ def load_identity(studio: Studio) -> Identity:
         doc = json.loads(path.read_text())
     except FileNotFoundError as exc:
         raise LatentmintError(f"{studio.root}: no identity yet; create one with `latentmint identity create --name \"Your Name\"`") from exc
-    except (OSError, json.JSONDecodeError) as exc:
-        raise LatentmintError(f"{path}: unreadable identity ({exc})") from exc
-    return Identity(doc["name"], doc["address"], doc["certificate_sha256"], doc["self_issued"])
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise LatentmintError(f"{path}: damaged identity ({exc}); restore it from a backup (an earlier one may be in keys/old-*/)") from exc
+    try:
+        return Identity(str(doc["name"]), str(doc["address"]), str(doc["certificate_sha256"]), bool(doc["self_issued"]))
+    except (TypeError, KeyError) as exc:
+        raise LatentmintError(f"{path}: damaged identity (missing {exc}); restore it from a backup") from exc
 
 
 @dataclass
@@ -172,6 +216,29 @@ class Keys:
     chain_pem: bytes
 
 
+def decrypt_keystore(path: Path, password: str) -> bytes:
+    """The private key in an Ethereum keystore file; a damaged file says damaged, not "wrong password"."""
+    from eth_account import Account
+
+    try:
+        keystore = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise LatentmintError(f"{path}: missing; restore it from a backup") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise LatentmintError(f"{path}: damaged keystore (not JSON: {exc}); restore it from a backup") from exc
+    crypto = keystore.get("crypto") if isinstance(keystore, dict) else None
+    if not isinstance(crypto, dict) or not {"cipher", "ciphertext", "kdf", "kdfparams", "mac"} <= crypto.keys():
+        raise LatentmintError(f"{path}: damaged keystore (its crypto fields are missing); restore it from a backup")
+    try:
+        return bytes(Account.decrypt(keystore, password))
+    except ValueError as exc:
+        if "MAC mismatch" in str(exc):
+            raise LatentmintError(f"{path}: wrong password") from exc
+        raise LatentmintError(f"{path}: damaged keystore ({exc}); restore it from a backup") from exc
+    except (TypeError, KeyError) as exc:
+        raise LatentmintError(f"{path}: damaged keystore ({type(exc).__name__}: {exc}); restore it from a backup") from exc
+
+
 def unlock(studio: Studio, password: str) -> Keys:
     """Decrypt the studio's keys; a wrong password is a clear error."""
     from cryptography.hazmat.primitives import serialization
@@ -179,10 +246,7 @@ def unlock(studio: Studio, password: str) -> Keys:
 
     identity = load_identity(studio)
     secret = _check_password(password)
-    try:
-        eth_key = bytes(Account.decrypt(json.loads((studio.keys / ACCOUNT).read_text()), password))
-    except ValueError as exc:
-        raise LatentmintError(f"{studio.keys / ACCOUNT}: wrong password") from exc
+    eth_key = decrypt_keystore(studio.keys / ACCOUNT, password)
     try:
         signing_key = serialization.load_pem_private_key((studio.keys / SIGNING_KEY).read_bytes(), password=secret)
     except ValueError as exc:
