@@ -83,7 +83,7 @@ def measure() -> dict:
         reprice_gas = _gas(net, key, market, "updatePrice", ours.address, sale, 2 * 10**17)
         cancel_gas = _gas(net, key, market, "cancel", ours.address, sale)
         _gas(net, key, market, "list", ours.address, sale, 10**17)
-        buy_gas = send(net, keys[1], {**call_tx(market, "buy", ours.address, sale), "value": 10**17}, "buy")["gasUsed"]
+        buy_gas = send(net, keys[1], {**call_tx(market, "buy", ours.address, sale, 10**17), "value": 10**17}, "buy")["gasUsed"]
         uri = ours.functions.tokenURI(token).call()
         oz_same_uri = _gas(net, key, oz, "mint", artist, uri)  # the 66-character URI our tokenURI renders
     return {

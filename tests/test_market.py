@@ -48,7 +48,7 @@ def test_list_buy_pays_royalty_and_seller_and_refunds_the_excess(market: Market)
     market.m("alice", "list", c, market.token, ETH)
     assert market.market.functions.liveListing(c, market.token).call() == [market.addr["alice"], ETH]
     artist, alice, bob = market.balance("artist"), market.balance("alice"), market.balance("bob")
-    receipt = market.m("bob", "buy", c, market.token, value=ETH + 12345)  # overpays: the excess comes back
+    receipt = market.m("bob", "buy", c, market.token, ETH, value=ETH + 12345)  # overpays: the excess comes back
     sold = market.market.events.Sold().process_receipt(receipt, errors=DISCARD)[0]["args"]
     assert sold["royalty"] == ETH * 750 // 10_000 and sold["royaltyReceiver"] == market.addr["artist"]
     assert market.balance("artist") - artist == sold["royalty"]
@@ -56,7 +56,7 @@ def test_list_buy_pays_royalty_and_seller_and_refunds_the_excess(market: Market)
     assert bob - market.balance("bob") == ETH + _fee(receipt)
     assert market.coll.functions.ownerOf(market.token).call() == market.addr["bob"]
     with reverts("NotListed"):  # sold: the listing is gone
-        market.m("carol", "buy", c, market.token, value=ETH)
+        market.m("carol", "buy", c, market.token, ETH, value=ETH)
 
 
 def test_underpaying_price_zero_strangers_and_missing_approval_are_refused(market: Market) -> None:
@@ -70,32 +70,54 @@ def test_underpaying_price_zero_strangers_and_missing_approval_are_refused(marke
         market.m("alice", "list", c, other, ETH)
     market.m("artist", "list", c, market.token, ETH)
     with reverts("Underpaid"):
-        market.m("bob", "buy", c, market.token, value=ETH - 1)
-    with reverts("NotOwnerOrApproved"):
+        market.m("bob", "buy", c, market.token, ETH, value=ETH - 1)
+    with reverts("NotSeller"):
         market.m("bob", "updatePrice", c, market.token, 1)
-    with reverts("NotOwnerOrApproved"):
+    with reverts("NotSeller"):
         market.m("bob", "cancel", c, market.token)
     market.m("artist", "updatePrice", c, market.token, 2 * ETH)
     assert market.market.functions.liveListing(c, market.token).call()[1] == 2 * ETH
     receipt = market.m("artist", "cancel", c, market.token)
     assert market.market.events.Cancelled().process_receipt(receipt, errors=DISCARD)
+    assert market.coll.functions.ownerOf(market.token).call() == market.addr["artist"]  # back from escrow
     with reverts("NotListed"):
-        market.m("bob", "buy", c, market.token, value=2 * ETH)
+        market.m("bob", "buy", c, market.token, 2 * ETH, value=2 * ETH)
     with reverts("NotListed"):
         market.m("artist", "cancel", c, market.token)
     with reverts("NothingToWithdraw"):
         market.m("bob", "withdraw")
 
 
-def test_a_listing_dies_when_the_token_moves(market: Market) -> None:
+def test_a_listing_cannot_outlive_the_sellers_hold_on_the_token(market: Market) -> None:
     c = market.coll.address
     market.m("artist", "list", c, market.token, ETH)
+    assert market.coll.functions.ownerOf(market.token).call() == market.market.address  # in escrow
+    with reverts("ERC721InsufficientApproval"):  # the seller cannot move it away (and back) while it is listed
+        market.tx("artist", "transferFrom", market.addr["artist"], market.addr["carol"], market.token)
+    market.m("artist", "cancel", c, market.token)  # the only way out: the listing dies with it
     market.tx("artist", "transferFrom", market.addr["artist"], market.addr["carol"], market.token)
+    market.tx("carol", "transferFrom", market.addr["carol"], market.addr["artist"], market.token)  # and back
+    market.tx("artist", "setApprovalForAll", market.market.address, False)
+    market.tx("artist", "setApprovalForAll", market.market.address, True)  # approval revoked and given again
     assert market.market.functions.liveListing(c, market.token).call() == ["0x" + "00" * 20, 0]
-    with reverts("ListingStale"):
-        market.m("bob", "buy", c, market.token, value=ETH)
-    with reverts("ListingStale"):
-        market.m("artist", "updatePrice", c, market.token, 5)
+    with reverts("NotListed"):  # nothing revived at the old price
+        market.m("bob", "buy", c, market.token, ETH, value=ETH)
+
+
+def test_a_buyer_pays_only_the_price_they_agreed_to_and_a_raised_royalty_is_refused(market: Market) -> None:
+    c = market.coll.address
+    market.m("artist", "list", c, market.token, ETH)
+    market.m("artist", "updatePrice", c, market.token, 3 * ETH)  # raised after the buyer looked
+    bob = market.balance("bob")
+    with reverts("PriceChanged"):
+        market.m("bob", "buy", c, market.token, ETH, value=5 * ETH)
+    assert market.balance("bob") == bob  # refused in simulation: nothing sent, nothing paid
+    market.tx("artist", "setTokenRoyalty", market.token, market.addr["artist"], 2000)  # 7.5% -> 20% after listing
+    with reverts("RoyaltyRaised"):  # the seller would get less than they listed for
+        market.m("bob", "buy", c, market.token, 3 * ETH, value=3 * ETH)
+    market.tx("artist", "setTokenRoyalty", market.token, market.addr["artist"], 500)  # lowered: the seller gets more, fine
+    receipt = market.m("bob", "buy", c, market.token, 3 * ETH, value=3 * ETH)
+    assert market.market.events.Sold().process_receipt(receipt, errors=DISCARD)[0]["args"]["royalty"] == 3 * ETH * 500 // 10_000
 
 
 def test_a_reverting_royalty_receiver_cannot_block_the_sale(market: Market) -> None:
@@ -103,7 +125,7 @@ def test_a_reverting_royalty_receiver_cannot_block_the_sale(market: Market) -> N
     market.tx("artist", "setDefaultRoyalty", market.coll.address, 1000)  # the collection has no receive(): payments to it revert
     market.m("artist", "list", c, market.token, ETH)
     seller = market.balance("artist")
-    receipt = market.m("bob", "buy", c, market.token, value=ETH)
+    receipt = market.m("bob", "buy", c, market.token, ETH, value=ETH)
     deferred = market.market.events.PaymentDeferred().process_receipt(receipt, errors=DISCARD)[0]["args"]
     assert deferred["account"] == market.coll.address and deferred["amount"] == ETH // 10
     assert market.market.functions.credits(market.coll.address).call() == ETH // 10
@@ -148,7 +170,7 @@ def test_money_is_conserved_on_every_sale(market: Market, price: int, bps: int, 
     receiver = market.coll.functions.royaltyInfo(market.token, price).call()[0]
     names = {market.addr[n]: n for n in market.addr}
     before = {n: market.balance(n) for n in market.addr}
-    receipt = market.m(buyer, "buy", c, market.token, value=price + extra)
+    receipt = market.m(buyer, "buy", c, market.token, price, value=price + extra)
     after = {n: market.balance(n) for n in market.addr}
     royalty = price * bps // 10_000
     assert before[buyer] - after[buyer] == price + _fee(receipt)

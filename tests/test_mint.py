@@ -195,6 +195,10 @@ def test_market_wallet_transfer_and_verify_from_the_command_line(studio: Studio,
     assert listed.returncode == 0, listed.stderr
     shown = json.loads(cli("market", "show", token, "--json", studio=studio).stdout)
     assert shown["listed"] and shown["price_eth"] == "0.05" and shown["royalty_bps"] == 750
+    listed = json.loads(cli("history", token, "--json", studio=studio).stdout)
+    assert listed["owner"] == shown["owner"] == shown["seller"] and listed["escrow"] == shown["escrow"]  # in escrow, still the seller's
+    refused = cli("market", "buy", token, "--as", "collector", "--price", "0.04", studio=studio)
+    assert refused.returncode == 1 and "not the 0.04 ETH you agreed to" in refused.stderr
     bought = cli("market", "buy", token, "--as", "collector", "--json", studio=studio)
     assert bought.returncode == 0, bought.stderr
     sale = json.loads(bought.stdout)
@@ -202,7 +206,8 @@ def test_market_wallet_transfer_and_verify_from_the_command_line(studio: Studio,
     wallets = json.loads(cli("wallet", "show", "--json", studio=studio).stdout)
     assert wallets["collector"]["tokens"] == 1 and wallets["artist"]["tokens"] == 0
     events = json.loads(cli("history", token, "--json", studio=studio).stdout)["events"]
-    assert [e["event"] for e in events] == ["mint", "sale"] and events[1]["royalty_wei"] == sale["royalty_wei"]
+    assert [e["event"] for e in events] == ["mint", "listed", "sale"] and events[2]["royalty_wei"] == sale["royalty_wei"]
+    assert events[2]["from"] == shown["seller"] and events[2]["to"] == wallets["collector"]["address"]
     record = load_work(studio, work).record
     certified = studio.works / work / record["certificate"]["file"]
     verdict = json.loads(cli("verify", str(certified), "--json", studio=studio).stdout)

@@ -8,25 +8,33 @@ import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol
 
 /// @title LatentmintMarket
 /// @notice A fixed-price market for ERC-721 tokens. Every sale pays the token's ERC-2981 royalty to its
-/// receiver and the rest to the seller. The token never leaves the seller until it is bought: a listing only
-/// records the price, and it dies when the token moves (a later buy reverts with `ListingStale`).
+/// receiver and the rest to the seller. Listing puts the token in the market's escrow (Foundation's model):
+/// while listed it cannot leave the seller and come back, or lose and regain an approval, so no listing is
+/// ever stale or revived at an old price; `cancel` returns it. A buyer names the price they agreed to, and
+/// a royalty raised above the one in force when the token was listed makes the sale revert, so neither
+/// side is ever paid or charged other than what they saw.
 /// @dev Checks-effects-interactions throughout, and every entry point is nonReentrant. Payments are pushed
 /// with a gas stipend; a receiver that refuses (or runs out of gas) is credited instead and withdraws later,
 /// so no receiver can block a sale.
 contract LatentmintMarket is ReentrancyGuard {
-    /// @notice Seller and price share one storage slot.
+    /// @notice Seller, price and the royalty rate at listing share one storage slot.
     struct Listing {
         address seller;
-        uint96 price;
+        uint80 price;
+        uint16 royaltyBasisPoints;
     }
 
     /// @notice `account` may not list or change this token: it is neither the owner nor approved by them.
     error NotOwnerOrApproved(address account);
     /// @notice The token is not listed.
     error NotListed(address collection, uint256 tokenId);
-    /// @notice The token moved since it was listed; the listing is dead.
-    error ListingStale(address collection, uint256 tokenId);
-    /// @notice A price must be above zero and fit in 96 bits.
+    /// @notice Only the seller (or an operator they approved for all their tokens) may change a listing.
+    error NotSeller(address account);
+    /// @notice The listing's price is not the one the buyer agreed to.
+    error PriceChanged(uint256 listed, uint256 agreed);
+    /// @notice The collection raised the royalty since the token was listed; the seller must list again.
+    error RoyaltyRaised(uint256 listedBasisPoints, uint256 royalty);
+    /// @notice A price must be above zero and fit in 80 bits (1.2 million ETH).
     error InvalidPrice(uint256 price);
     /// @notice The market may not transfer this token: approve it first (approve or setApprovalForAll).
     error MarketNotApproved(address collection, uint256 tokenId);
@@ -66,51 +74,57 @@ contract LatentmintMarket is ReentrancyGuard {
     /// @notice ETH owed to accounts whose push payment failed.
     mapping(address account => uint256) public credits;
 
-    /// @notice List a token at `price` wei. The caller must own it or be approved, and the market must be approved.
+    /// @notice List a token at `price` wei: the market takes it into escrow until it is sold or the listing is cancelled.
+    /// The caller must own it or be approved; the market must be approved to transfer it.
     /// @param collection The ERC-721 contract.
     /// @param tokenId The token.
     /// @param price Price in wei (above zero).
     function list(address collection, uint256 tokenId, uint256 price) external nonReentrant {
         address owner = _checkOwnerOrApproved(collection, tokenId);
-        if (price == 0 || price > type(uint96).max) revert InvalidPrice(price);
+        if (price == 0 || price > type(uint80).max) revert InvalidPrice(price);
         if (!_marketApproved(collection, tokenId, owner)) revert MarketNotApproved(collection, tokenId);
-        listings[collection][tokenId] = Listing(owner, uint96(price));
+        (, uint256 royalty) = _royalty(collection, tokenId, 10_000);
+        listings[collection][tokenId] = Listing(owner, uint80(price), uint16(royalty));
         emit Listed(collection, tokenId, owner, price);
+        IERC721(collection).transferFrom(owner, address(this), tokenId);
     }
 
-    /// @notice Change a live listing's price.
+    /// @notice Change a listing's price (by its seller or their operator).
     /// @param collection The ERC-721 contract.
     /// @param tokenId The token.
     /// @param price New price in wei (above zero).
     function updatePrice(address collection, uint256 tokenId, uint256 price) external nonReentrant {
-        Listing storage listing = _live(collection, tokenId);
-        _checkOwnerOrApproved(collection, tokenId);
-        if (price == 0 || price > type(uint96).max) revert InvalidPrice(price);
-        listing.price = uint96(price);
+        Listing storage listing = _listed(collection, tokenId);
+        _checkSeller(collection, listing.seller);
+        if (price == 0 || price > type(uint80).max) revert InvalidPrice(price);
+        listing.price = uint80(price);
         emit PriceUpdated(collection, tokenId, price);
     }
 
-    /// @notice Remove a listing (by the token's owner or an approved operator).
+    /// @notice Remove a listing and return the token to its seller (by the seller or their operator).
     /// @param collection The ERC-721 contract.
     /// @param tokenId The token.
     function cancel(address collection, uint256 tokenId) external nonReentrant {
-        if (listings[collection][tokenId].seller == address(0)) revert NotListed(collection, tokenId);
-        _checkOwnerOrApproved(collection, tokenId);
+        address seller = _listed(collection, tokenId).seller;
+        _checkSeller(collection, seller);
         delete listings[collection][tokenId];
         emit Cancelled(collection, tokenId);
+        IERC721(collection).transferFrom(address(this), seller, tokenId);
     }
 
-    /// @notice Buy a listed token. Send at least the price; any excess is refunded.
+    /// @notice Buy a listed token at the price you agreed to. Send at least that price; any excess is refunded.
     /// @param collection The ERC-721 contract.
     /// @param tokenId The token.
-    function buy(address collection, uint256 tokenId) external payable nonReentrant {
-        Listing memory listing = _live(collection, tokenId);
-        uint256 price = listing.price;
+    /// @param price The price the buyer saw; the purchase reverts if the listing now says otherwise.
+    function buy(address collection, uint256 tokenId, uint256 price) external payable nonReentrant {
+        Listing memory listing = _listed(collection, tokenId);
+        if (price != listing.price) revert PriceChanged(listing.price, price);
         if (msg.value < price) revert Underpaid(price, msg.value);
         (address receiver, uint256 royalty) = _royalty(collection, tokenId, price);
+        if (royalty * 10_000 > price * listing.royaltyBasisPoints) revert RoyaltyRaised(listing.royaltyBasisPoints, royalty);
         delete listings[collection][tokenId];
         emit Sold(collection, tokenId, listing.seller, msg.sender, price, receiver, royalty);
-        IERC721(collection).safeTransferFrom(listing.seller, msg.sender, tokenId);
+        IERC721(collection).safeTransferFrom(address(this), msg.sender, tokenId);
         _pay(receiver, royalty);
         _pay(listing.seller, price - royalty);
         _pay(msg.sender, msg.value - price);
@@ -126,19 +140,22 @@ contract LatentmintMarket is ReentrancyGuard {
         emit Withdrawn(msg.sender, amount);
     }
 
-    /// @notice A listing that is still live (listed, and the seller still owns the token), or zero values.
+    /// @notice The listing of a token held in escrow here, or zero values.
     /// @param collection The ERC-721 contract.
     /// @param tokenId The token.
     function liveListing(address collection, uint256 tokenId) external view returns (address seller, uint256 price) {
         Listing memory listing = listings[collection][tokenId];
-        if (listing.seller == address(0) || _ownerOf(collection, tokenId) != listing.seller) return (address(0), 0);
+        if (listing.seller == address(0) || _ownerOf(collection, tokenId) != address(this)) return (address(0), 0);
         return (listing.seller, listing.price);
     }
 
-    function _live(address collection, uint256 tokenId) private view returns (Listing storage listing) {
+    function _listed(address collection, uint256 tokenId) private view returns (Listing storage listing) {
         listing = listings[collection][tokenId];
         if (listing.seller == address(0)) revert NotListed(collection, tokenId);
-        if (_ownerOf(collection, tokenId) != listing.seller) revert ListingStale(collection, tokenId);
+    }
+
+    function _checkSeller(address collection, address seller) private view {
+        if (msg.sender != seller && !IERC721(collection).isApprovedForAll(seller, msg.sender)) revert NotSeller(msg.sender);
     }
 
     function _ownerOf(address collection, uint256 tokenId) private view returns (address owner) {

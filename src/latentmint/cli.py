@@ -778,11 +778,18 @@ def market_cancel(token: TokenArg, who: AsOpt = None, network: NetworkOpt = None
 
 @market_app.command("buy")
 @verb
-def market_buy(token: TokenArg, who: AsOpt = None, network: NetworkOpt = None, studio: StudioOpt = None, as_json: JsonOpt = False) -> None:
+def market_buy(
+    token: TokenArg,
+    price: Annotated[Optional[str], typer.Option("--price", help="The price you agreed to, in ETH: refuse to buy at any other.", show_default=False)] = None,
+    who: AsOpt = None,
+    network: NetworkOpt = None,
+    studio: StudioOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Buy a listed token at its price; the royalty goes to the creator, the rest to the seller."""
-    from latentmint.chain.market import buy
+    from latentmint.chain.market import buy, parse_eth
 
-    doc = _chain_action(studio, network, who, buy, _token_id(token))
+    doc = _chain_action(studio, network, who, buy, _token_id(token), parse_eth(price) if price else None)
     _print_doc(doc, as_json, f"bought {hex(doc['token_id'])} for {doc['price_wei'] / 1e18:g} ETH; royalty {doc['royalty_wei'] / 1e18:g} ETH to {doc['royalty_receiver']} (tx {doc['tx']})")
 
 

@@ -86,15 +86,26 @@ class ChainIndex:
             atomic_write_json(self.path, d)
         return changed
 
-    def events(self, collection: str, token_id: int) -> list[dict[str, Any]]:
-        """Mint, transfers and sales of a token, oldest first, with block times and sale prices."""
+    def events(self, collection: str, token_id: int, market: str | None = None) -> list[dict[str, Any]]:
+        """Mint, transfers, listings and sales of a token, oldest first, with block times and sale prices.
+        A listed token waits in `market`'s escrow: into it is "listed", out of it a "sale" or "unlisted"."""
         out = []
         for t in self.doc["transfers"].get(f"{collection}:{token_id}", []):
             sale = self.doc["sales"].get(t["tx"])
-            kind = "mint" if int(t["from"], 16) == 0 else ("sale" if sale else "transfer")
+            if int(t["from"], 16) == 0:
+                kind = "mint"
+            elif sale:
+                kind = "sale"
+            elif market and t["to"] == market:
+                kind = "listed"
+            elif market and t["from"] == market:
+                kind = "unlisted"
+            else:
+                kind = "transfer"
             event = {"event": kind, **t, "time": self.doc["times"].get(str(t["block"]))}
             if sale:
                 event.update({k: sale[k] for k in ("price_wei", "royalty_wei", "royalty_receiver")})
+                event["from"] = sale["seller"]  # the token left the market's escrow; the seller sold it
             out.append(event)
         return out
 

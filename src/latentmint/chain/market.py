@@ -200,7 +200,8 @@ def show(studio: Studio, net: Network, token_id: int) -> dict[str, Any]:
     receiver, royalty = coll.functions.royaltyInfo(token_id, price or 10**18).call()
     return {
         "token_id": token_id,
-        "owner": owner,
+        "owner": seller if listed else owner,  # a listed token waits in the market's escrow; it is still the seller's
+        "escrow": address if listed else None,
         "listed": listed,
         "seller": seller if listed else None,
         "price_wei": price if listed else None,
@@ -211,17 +212,19 @@ def show(studio: Studio, net: Network, token_id: int) -> dict[str, Any]:
 
 
 @writes_chain
-def buy(studio: Studio, net: Network, key: bytes, token_id: int) -> dict[str, Any]:
+def buy(studio: Studio, net: Network, key: bytes, token_id: int, agreed_wei: int | None = None) -> dict[str, Any]:
+    """Buy at the listed price, or only at `agreed_wei` when given (the price the buyer saw): the contract
+    also refuses a price changed between the look and the purchase."""
     coll, market = _collection(studio, net), _market(studio, net)
     seller, price = market.functions.liveListing(coll.address, token_id).call()
     if not price:
-        listed = market.functions.listings(coll.address, token_id).call()
-        why = "its listing is stale: the token moved since it was listed" if int(listed[0], 16) else "it is not listed"
-        raise LatentmintError(f"token {hex(token_id)} cannot be bought: {why}")
+        raise LatentmintError(f"token {hex(token_id)} cannot be bought: it is not listed")
     buyer = _sender(key)
     if buyer == seller:
         raise LatentmintError(f"{buyer} already owns token {hex(token_id)}")
-    receipt = send(net, key, {**call_tx(market, "buy", coll.address, token_id), "value": price}, f"buying token {hex(token_id)}")
+    if agreed_wei is not None and agreed_wei != price:
+        raise LatentmintError(f"token {hex(token_id)} is listed at {net.w3.from_wei(price, 'ether')} ETH, not the {net.w3.from_wei(agreed_wei, 'ether')} ETH you agreed to; nothing was sent")
+    receipt = send(net, key, {**call_tx(market, "buy", coll.address, token_id, price), "value": price}, f"buying token {hex(token_id)}")
     from web3.logs import DISCARD
 
     sold = market.events.Sold().process_receipt(receipt, errors=DISCARD)[0]["args"]
@@ -236,6 +239,8 @@ def transfer(studio: Studio, net: Network, key: bytes, token_id: int, to: str) -
         raise LatentmintError(f"{to!r}: not an Ethereum address")
     coll = _collection(studio, net)
     me, owner = _sender(key), _owner(coll, token_id)
+    if owner == _market_address(studio, net):
+        raise LatentmintError(f"token {hex(token_id)} is listed (held by the market); `latentmint market cancel {hex(token_id)}` first")
     if owner != me:
         raise LatentmintError(f"token {hex(token_id)} belongs to {owner}, not {me}")
     to = Web3.to_checksum_address(to)

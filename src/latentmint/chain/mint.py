@@ -136,7 +136,8 @@ def mint_works(studio: Studio, net: Network, keys: Any, works: Sequence[Work], r
     from latentmint.errors import warn
 
     with net.writing():
-        works = [load_work(studio, w.id) for w in works]  # as they are now: another process may have minted some
+        for w in works:  # as they are now (another process may have minted some); the caller's objects see the result
+            w.record = load_work(studio, w.id).record
         for w in works:
             if not w.record.get("certificate"):
                 raise LatentmintError(f"{w.id}: not certified yet; run `latentmint certify {w.id}` first (the token carries its content credentials)")
@@ -225,5 +226,8 @@ def history(studio: Studio, net: Network, token_id: int, collection: str | None 
     if owner is None:
         raise LatentmintError(f"token {token_id}: not minted in collection {coll.address} on {net.name}")
     market = contract(net, MARKET, known["market"]) if known.get("market") else None
+    escrow = None
+    if market is not None and owner == market.address:  # listed: the market holds it for the seller
+        escrow, owner = owner, market.functions.listings(coll.address, token_id).call()[0]
     index = ChainIndex.open(studio, net, [coll], market)
-    return {"token_id": token_id, "collection": coll.address, "owner": owner, "creator": coll.functions.creator().call(), "token_uri": coll.functions.tokenURI(token_id).call(), "events": index.events(coll.address, token_id)}
+    return {"token_id": token_id, "collection": coll.address, "owner": owner, "escrow": escrow, "creator": coll.functions.creator().call(), "token_uri": coll.functions.tokenURI(token_id).call(), "events": index.events(coll.address, token_id, market.address if market else None)}

@@ -299,11 +299,11 @@ def create_app(studio: Studio, network: str | None = None, host: str = "127.0.0.
         return _act({"account": account}, wid, lambda key, t: f"listed at {price} ETH (tx {list_token(studio, net(), key, t, parse_eth(price))['tx']})")
 
     @app.post("/works/{wid}/buy")
-    def buy_form(request: Request, wid: str, account: str = Form(...), csrf: str = Form(...)):
+    def buy_form(request: Request, wid: str, account: str = Form(...), price_wei: int = Form(...), csrf: str = Form(...)):
         from latentmint.chain.market import buy
 
-        check_csrf(request, csrf)
-        return _act({"account": account}, wid, lambda key, t: f"bought by {account} (tx {buy(studio, net(), key, t)['tx']})")
+        check_csrf(request, csrf)  # price_wei: the price the page showed; a changed listing is refused, not paid
+        return _act({"account": account}, wid, lambda key, t: f"bought by {account} (tx {buy(studio, net(), key, t, price_wei)['tx']})")
 
     @app.post("/works/{wid}/transfer")
     def transfer_form(request: Request, wid: str, to: str = Form(...), account: str = Form(...), csrf: str = Form(...)):
