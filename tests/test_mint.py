@@ -102,6 +102,31 @@ def test_an_interrupted_mint_is_completed_by_a_rerun(studio: Studio, monkeypatch
     assert history(studio, connect(studio), done[0].token_id)["events"][0]["tx"] == done[0].tx
 
 
+def test_a_rerun_after_a_crash_during_mint_royalty_applies_it_to_every_token(studio: Studio, monkeypatch: pytest.MonkeyPatch) -> None:
+    keys = unlock(studio, PASSWORD)
+    ids = _work_ids(studio)
+    mint_works(studio, connect(studio), keys, [load_work(studio, ids[3])])  # the collection exists, at the default 7.5%
+    works = [load_work(studio, w) for w in ids[:3]]
+    real_send, calls = mint_module.send, []
+
+    def crash_on_the_second_royalty(net, key, tx, what):
+        if what.startswith("setting token"):
+            calls.append(what)
+            if len(calls) == 2:
+                raise KeyboardInterrupt  # killed after the mint and one royalty
+        return real_send(net, key, tx, what)
+
+    monkeypatch.setattr(mint_module, "send", crash_on_the_second_royalty)
+    with pytest.raises(KeyboardInterrupt):
+        mint_works(studio, connect(studio), keys, works, royalty_bps=1000)
+    monkeypatch.setattr(mint_module, "send", real_send)
+    net = connect(studio)
+    rerun = mint_works(studio, net, keys, [load_work(studio, w.id) for w in works], royalty_bps=1000)
+    assert all(m.already for m in rerun)
+    coll = mint_module.contract(net, mint_module.COLLECTION, rerun[0].work.record["tokens"][0]["collection"])
+    assert [coll.functions.royaltyInfo(m.token_id, 10_000).call()[1] for m in rerun] == [1000, 1000, 1000]
+
+
 def test_a_torn_chain_log_reopens_at_the_last_whole_block(tmp_path: Path) -> None:
     w3, keys = open_embedded(tmp_path)
     from eth_account import Account
@@ -231,14 +256,17 @@ def test_royalties_are_shared_with_the_photographers(tmp_path: Path) -> None:
     from latentmint.chain.royalty import plan_split
 
     photographers = [Account.create().address, Account.create().address]
-    studio = certified_studio(tmp_path, PASSWORD, works=1, paid_photographers=[photographers[0]] * 4 + [photographers[1]] * 2)
-    work = _work_ids(studio)[0]
+    studio = certified_studio(tmp_path, PASSWORD, works=2, paid_photographers=[photographers[0]] * 4 + [photographers[1]] * 2)
+    work, own = _work_ids(studio)
     token = str(json.loads(cli("mint", work, "--json", studio=studio).stdout)["minted"][0]["token_id"])
+    own_token = json.loads(cli("mint", own, "--royalty", "10%", "--json", studio=studio).stdout)["minted"][0]["token_id"]
     split = cli("royalty", "split", "--credits", "30%", "--json", studio=studio)
     assert split.returncode == 0, split.stderr
     doc = json.loads(split.stdout)
     shares = {p["address"]: p["share"] for p in doc["payees"]}
     artist = unlock(studio, PASSWORD).identity.address
+    coll = mint_module.contract(connect(studio), mint_module.COLLECTION, load_work(studio, own).record["tokens"][0]["collection"])
+    assert doc["tokens_with_own_royalty"] == 1 and coll.functions.royaltyInfo(own_token, 10_000).call() == [doc["splitter"], 1000]  # its own rate, paid to the split
     assert shares == {artist: 0.7, photographers[0]: 0.2, photographers[1]: 0.1}
     assert cli("wallet", "add", "collector", studio=studio).returncode == 0
     assert cli("wallet", "fund", "collector", studio=studio).returncode == 0

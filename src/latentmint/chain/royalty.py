@@ -59,10 +59,23 @@ def create_split(studio: Studio, net: Network, key: bytes, artist: str, dataset_
     coll = contract(net, "LatentmintCollection", known["collection"])
     bps = coll.functions.royaltyInfo(0, SHARES).call()[1]
     send(net, key, call_tx(coll, "setDefaultRoyalty", splitter, bps), "making the split the royalty receiver")
+    own = own_royalties(coll, known.get("block", 0))
+    for token_id, token_bps in own.items():  # tokens minted with their own --royalty keep their rate, now paid to the split
+        if coll.functions.royaltyInfo(token_id, SHARES).call()[0] != splitter:
+            send(net, key, call_tx(coll, "setTokenRoyalty", token_id, splitter, token_bps), f"making the split the royalty receiver of token {token_id:#x}")
     deployments = _deployments(studio)
     deployments[net.key]["royalty_split"] = {"address": splitter, "payees": [{"address": a, "shares": s} for a, s in plan], "tx": hexstr(receipt["transactionHash"])}
     atomic_write_json(studio.chain / DEPLOYMENTS, deployments)
-    return {"splitter": splitter, "royalty_bps": bps, "payees": [{"address": a, "share": s / SHARES} for a, s in plan]}
+    return {"splitter": splitter, "royalty_bps": bps, "tokens_with_own_royalty": len(own), "payees": [{"address": a, "share": s / SHARES} for a, s in plan]}
+
+
+def own_royalties(coll: Any, from_block: int = 0) -> dict[int, int]:
+    """Token id -> basis points, for every token whose own royalty (setTokenRoyalty) is in force."""
+    found: dict[int, int] = {}
+    for log in coll.events.RoyaltyUpdated().get_logs(from_block=from_block):
+        if not log["args"]["allTokens"]:
+            found[log["args"]["tokenId"]] = log["args"]["basisPoints"]
+    return found
 
 
 @writes_chain
