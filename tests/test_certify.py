@@ -207,3 +207,21 @@ def test_a_forged_creator_address_is_reported(made: dict, tmp_path: Path) -> Non
     forged = cr.sign(keys, manifest, "image/png", made["images"][3].file.read_bytes())
     found = inspect_bytes(forged, "image/png")
     assert found.credentials == "invalid" and "signed by" in found.reason
+
+
+def test_the_thumbnail_is_no_larger_than_the_work(made: dict) -> None:
+    """A 64 px work carries a thumbnail of at most 64 px, so credentials do not multiply the file's size."""
+    import c2pa
+
+    from latentmint.provenance.credentials import _context, mime_type
+
+    for work in (made["images"][1], made["gif"]):
+        signed = _signed(_certify(made, work))
+        data = signed.read_bytes()
+        with _context() as ctx, c2pa.Reader(mime_type(signed), io.BytesIO(data), context=ctx) as reader:
+            thumbnail = reader.get_active_manifest()["thumbnail"]
+            out = io.BytesIO()
+            reader.resource_to_stream(thumbnail["identifier"], out)
+        side = max(Image.open(work.file).size)
+        assert max(Image.open(io.BytesIO(out.getvalue())).size) <= side
+        assert len(out.getvalue()) < 4 * work.file.stat().st_size  # a thumbnail, not the bulk of the file

@@ -50,9 +50,31 @@ def _c2pa():
     return c2pa
 
 
-def _context(trust_anchors: str = "", thumbnails: bool = True):
+THUMBNAIL_MAX = 1024  # c2pa's own default long edge: a work smaller than this gets a thumbnail of its own size
+
+
+def _long_edge(data: bytes, fmt: str) -> int | None:
+    """The longest side of an image or video, from its header; None when it cannot be read."""
+    try:
+        if fmt.endswith("mp4"):
+            import av
+
+            with av.open(io.BytesIO(data)) as container:
+                ctx = container.streams.video[0].codec_context
+                return max(ctx.width, ctx.height)
+        from PIL import Image
+
+        with Image.open(io.BytesIO(data)) as im:
+            return max(im.size)
+    except Exception:  # a format PIL/av cannot read: c2pa decides (or skips the thumbnail)
+        return None
+
+
+def _context(trust_anchors: str = "", thumbnails: bool = True, long_edge: int | None = None):
     c2pa = _c2pa()
-    settings: dict[str, Any] = {"builder": {"thumbnail": {"enabled": thumbnails}}}
+    # never larger than the work itself: a 64 px work with a 1024 px thumbnail is mostly thumbnail
+    thumbnail: dict[str, Any] = {"enabled": thumbnails, "long_edge": min(long_edge or THUMBNAIL_MAX, THUMBNAIL_MAX), "prefer_smallest_format": True}
+    settings: dict[str, Any] = {"builder": {"thumbnail": thumbnail}}
     if trust_anchors:
         settings["trust"] = {"trust_anchors": trust_anchors}
     return c2pa.Context(c2pa.Settings.from_dict(settings))
@@ -90,7 +112,7 @@ def sign(keys: Any, manifest: dict[str, Any], fmt: str, data: bytes, parent: tup
     that its own manifest travels inside this one."""
     c2pa = _c2pa()
     try:
-        with _context() as ctx, c2pa.Builder(manifest, context=ctx) as builder, _signer(keys) as signer:
+        with _context(long_edge=_long_edge(data, fmt)) as ctx, c2pa.Builder(manifest, context=ctx) as builder, _signer(keys) as signer:
             if parent is not None:
                 builder.add_ingredient(parent[0], parent[1], io.BytesIO(parent[2]))
             dest = io.BytesIO()
