@@ -80,3 +80,28 @@ def _encode_mp4(frames: list[Image.Image], fps: int, buf: io.BytesIO) -> None:
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+
+
+def as_mp4(data: bytes, name: str) -> bytes:
+    """An animation (GIF, WebP, or already MP4) as H.264 MP4: what marketplaces play as a token's animation_url."""
+    if name.lower().endswith(".mp4"):
+        return data
+    from PIL import ImageSequence
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            duration = im.info.get("duration") or 100
+            frames = [f.convert("RGB") for f in ImageSequence.Iterator(im)]
+    except (OSError, SyntaxError) as exc:
+        raise LatentmintError(f"{name}: not a readable animation ({exc})") from exc
+    buf = io.BytesIO()
+    _encode_mp4(frames, max(1, round(1000 / duration)), buf)
+    return buf.getvalue()
+
+
+def poster_png(data: bytes, name: str) -> bytes:
+    """The first frame of an image or animation as PNG: a token's still `image`."""
+    from latentmint.art.fingerprint import still
+    from latentmint.images import png_bytes
+
+    return png_bytes(still(data, name))

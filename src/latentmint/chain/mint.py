@@ -21,6 +21,7 @@ from latentmint.files import atomic_write_json, sha256_file
 from latentmint.storage.cid import digest_of, raw_cid_from_digest
 from latentmint.storage.store import open_store
 from latentmint.studio import Studio
+import contextlib
 
 COLLECTION = "LatentmintCollection"
 DEPLOYMENTS = "deployments.json"
@@ -66,6 +67,35 @@ def collection_for(studio: Studio, net: Network, key: bytes, artist: str, name: 
     return contract(net, COLLECTION, receipt["contractAddress"])
 
 
+def collection_metadata(studio: Studio, artist: str, receiver: str, royalty_bps: int, image_cid: str | None) -> dict[str, Any]:
+    """ERC-7572 contract-level metadata (as OpenSea reads it): name, description, image, link, royalty."""
+    doc: dict[str, Any] = {
+        "name": f"{artist} (latentmint)",
+        "description": f"Artworks by {artist}, made with a face generator the artist trained on their own photos. Each token's file carries signed content credentials naming the model, the photos that taught it and the artist's choices.",
+        "seller_fee_basis_points": royalty_bps,
+        "fee_recipient": receiver,
+    }
+    if image_cid:
+        doc["image"] = f"ipfs://{image_cid}"
+    if public := studio.setting("studio", "public_url"):
+        doc["external_link"] = public
+    return doc
+
+
+def ensure_contract_uri(studio: Studio, net: Network, key: bytes, coll: Any, artist: str, image_cid: str | None = None) -> str:
+    """Store the collection's metadata by CID and point contractURI() at it when it says anything else."""
+    current = coll.functions.contractURI().call()
+    if current.startswith("ipfs://"):  # keep the image chosen before (the first work's still)
+        with contextlib.suppress(LatentmintError, ValueError, AttributeError):
+            image_cid = (json.loads(open_store(studio).cat(current.removeprefix("ipfs://"), limit=1 << 20)).get("image") or "").removeprefix("ipfs://") or image_cid
+    receiver, bps = coll.functions.royaltyInfo(0, 10_000).call()
+    doc = collection_metadata(studio, artist, receiver, bps, image_cid)
+    uri = "ipfs://" + open_store(studio).put_bytes(json.dumps(doc, indent=1).encode(), "collection.json")
+    if uri != current:
+        send(net, key, call_tx(coll, "setContractURI", uri), "setting the collection's metadata (contractURI)")
+    return uri
+
+
 def token_of(work: Work, net: Network) -> dict[str, Any] | None:
     """The work's token on this chain as work.json records it (entries found lost on chain are skipped)."""
     return next((t for t in work.record.get("tokens", []) if t["chain"] == net.key and not t.get("lost")), None)
@@ -78,32 +108,47 @@ def token_exists(net: Network, collection: str, token_id: int) -> bool:
     return owner_of(contract(net, COLLECTION, collection), token_id) is not None
 
 
-def metadata(work: Work, image_cid: str, certified: dict[str, Any], artist: str) -> dict[str, Any]:
-    """OpenSea-style metadata; `image` is a still or GIF, `animation_url` the MP4 of a walk."""
+def metadata(work: Work, media: dict[str, str], certified: dict[str, Any], artist: str, external_url: str | None = None) -> dict[str, Any]:
+    """Token metadata per the OpenSea metadata standard: `image` a still (a walk's poster frame), `animation_url`
+    an MP4 for walks, trait values strings or numbers; `properties` carry what verification needs."""
     g, m, o = work.record["generation"], work.record["model"], work.record.get("originality", {})
-    attributes = [{"trait_type": "kind", "value": work.record["kind"]}]
+    attributes: list[dict[str, Any]] = [{"trait_type": "kind", "value": work.record["kind"]}]
     for k in ("seed", "truncation", "coarse", "fine", "frames"):
-        if k in g:
+        if isinstance(g.get(k), (int, float)) and not isinstance(g.get(k), bool):
             attributes.append({"trait_type": k, "value": g[k]})
     attributes += [
         {"trait_type": "model", "value": m["model_sha256"][:16]},
-        {"trait_type": "training steps", "value": m["step"]},
-        {"trait_type": "originality (max correlation with a training face)", "value": o.get("ncc")},
-        {"trait_type": "near copy", "value": bool(o.get("near_copy"))},
+        {"trait_type": "training steps", "value": int(m["step"]), "display_type": "number"},
+        {"trait_type": "near copy", "value": "yes" if o.get("near_copy") else "no"},
         {"trait_type": "AI / human", "value": certified["summary"]},
         {"trait_type": "content credentials sha256", "value": certified["sha256"]},
     ]
-    doc = {
+    if isinstance(o.get("ncc"), (int, float)):
+        attributes.append({"trait_type": "originality (max correlation with a training face)", "value": round(float(o["ncc"]), 4)})
+    doc: dict[str, Any] = {
         "name": f"{artist}: {work.record['kind']} {work.id}",
         "description": certified["summary"],
-        "image": f"ipfs://{image_cid}",
+        "image": f"ipfs://{media['image']}",
         "attributes": attributes,
         # the fingerprint lets anyone find copies of the work from the chain and storage alone
-        "properties": {"work": work.id, "content_sha256": certified["sha256"], "creator": certified["creator_address"], "signer": certified["signer"], "fingerprint": certified["fingerprint"]},
+        "properties": {"work": work.id, "original": f"ipfs://{media['original']}", "content_sha256": certified["sha256"], "creator": certified["creator_address"], "signer": certified["signer"], "fingerprint": certified["fingerprint"]},
     }
-    if work.record["kind"] == "walk":
-        doc["animation_url"] = f"ipfs://{image_cid}"
+    if "animation_url" in media:
+        doc["animation_url"] = f"ipfs://{media['animation_url']}"
+    if external_url:
+        doc["external_url"] = f"{external_url.rstrip('/')}/works/{work.id}"
     return doc
+
+
+def store_media(store: Any, work: Work, path: Any) -> dict[str, str]:
+    """CIDs of the certified file (`original`), the still shown as `image`, and for walks an MP4 `animation_url`."""
+    from latentmint.art.animate import as_mp4, poster_png
+
+    original = store.put_file(path)
+    if work.record["kind"] != "walk":
+        return {"original": original, "image": original}
+    data = path.read_bytes()
+    return {"original": original, "image": store.put_bytes(poster_png(data, path.name), f"{work.id}-poster.png"), "animation_url": original if path.suffix.lower() == ".mp4" else store.put_bytes(as_mp4(data, path.name), f"{work.id}.mp4")}
 
 
 @dataclass
@@ -162,8 +207,9 @@ def mint_works(studio: Studio, net: Network, keys: Any, works: Sequence[Work], r
             path = w.root / c["file"]
             if sha256_file(path) != c["sha256"]:
                 raise LatentmintError(f"{path}: changed since it was certified; certified files must not be edited")
-            image_cid = store.put_file(path)
-            meta_cid = store.put_bytes(json.dumps(metadata(w, image_cid, c, keys.identity.name), indent=1).encode(), f"{w.id}.json")
+            media = store_media(store, w, path)
+            image_cid = media["original"]
+            meta_cid = store.put_bytes(json.dumps(metadata(w, media, c, keys.identity.name, studio.setting("studio", "public_url") or None), indent=1).encode(), f"{w.id}.json")
             token_id = token_id_of(c["sha256"])
             if owner_of(coll, token_id) is not None:
                 event = _transfer_from_zero(coll, token_id)
@@ -174,6 +220,9 @@ def mint_works(studio: Studio, net: Network, keys: Any, works: Sequence[Work], r
                 pending.append((w, token_id, image_cid, meta_cid, t is not None))
             if progress:
                 progress(i + 1, len(works) + 1)
+        if pending or minted:
+            first = pending[0][0] if pending else minted[0].work
+            ensure_contract_uri(studio, net, keys.eth_key, coll, keys.identity.name, store_media(store, first, first.root / first.record["certificate"]["file"])["image"])
         for start in range(0, len(pending), BATCH):
             batch = pending[start : start + BATCH]
             hashes = [t.to_bytes(32, "big") for _, t, _, _, _ in batch]

@@ -63,6 +63,10 @@ def create_split(studio: Studio, net: Network, key: bytes, artist: str, dataset_
     for token_id, token_bps in own.items():  # tokens minted with their own --royalty keep their rate, now paid to the split
         if coll.functions.royaltyInfo(token_id, SHARES).call()[0] != splitter:
             send(net, key, call_tx(coll, "setTokenRoyalty", token_id, splitter, token_bps), f"making the split the royalty receiver of token {token_id:#x}")
+    from latentmint.chain.mint import ensure_contract_uri
+    from latentmint.provenance.identity import load_identity
+
+    ensure_contract_uri(studio, net, key, coll, load_identity(studio).name)  # fee_recipient is now the split
     deployments = _deployments(studio)
     deployments[net.key]["royalty_split"] = {"address": splitter, "payees": [{"address": a, "shares": s} for a, s in plan], "tx": hexstr(receipt["transactionHash"])}
     atomic_write_json(studio.chain / DEPLOYMENTS, deployments)
