@@ -8,6 +8,7 @@ the token on chain and records it; nothing is ever recorded that the chain does 
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,7 +22,6 @@ from latentmint.files import atomic_write_json, sha256_file
 from latentmint.storage.cid import digest_of, raw_cid_from_digest
 from latentmint.storage.store import open_store
 from latentmint.studio import Studio
-import contextlib
 
 COLLECTION = "LatentmintCollection"
 DEPLOYMENTS = "deployments.json"
