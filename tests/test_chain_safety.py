@@ -144,3 +144,19 @@ def test_a_torn_tail_is_dropped_with_a_warning_naming_the_block(tmp_path: Path, 
     w3, _ = open_embedded(tmp_path)
     assert w3.eth.block_number == height
     assert f"block {height + 1}" in capfd.readouterr().err
+
+
+def test_doctor_names_each_disagreement(studio: Studio) -> None:
+    from latentmint.chain.mint import mint_works
+    from latentmint.provenance.identity import unlock
+
+    work = sorted(list_works(studio), key=lambda w: w.id)[0]
+    mint_works(studio, connect(studio), unlock(studio, PASSWORD), [work])
+    assert check_studio(studio) == []
+    token = load_work(studio, work.id).record["tokens"][0]
+    (studio.store / "blocks" / token["metadata_cid"]).unlink()  # a lost block
+    certified = work.root / work.record["certificate"]["file"]
+    certified.write_bytes(certified.read_bytes() + b"\0")  # an edited certified file
+    problems = {f.problem for f in check_studio(studio)}
+    assert any(token["metadata_cid"] in p and "not in the store" in p for p in problems)
+    assert "changed since it was certified" in problems

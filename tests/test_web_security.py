@@ -129,6 +129,11 @@ def test_no_500s_for_damaged_records_hostile_paths_bombs_and_lying_types(studio:
     assert len(bomb) < 64 * 1024
     refused = client.post("/verify", files={"file": ("bomb.png", bomb, "image/png")}, headers={"Accept": "application/json"})
     assert refused.status_code == 413 and "13000 x 13000" in refused.json()["error"]
+    import latentmint.web.app as web
+
+    monkeypatch.setattr(web, "VERIFY_QUEUE", 0)  # every verification slot taken: answer at once, do not queue without bound
+    busy = client.post("/verify", files={"file": ("w.png", image, "image/png")}, headers={"Accept": "application/json"})
+    assert busy.status_code == 503 and "busy" in busy.json()["error"]
     for response in (home, damaged, refused, client.get("/nope")):
         assert response.headers["x-content-type-options"] == "nosniff" and response.headers["x-frame-options"] == "DENY"
 
