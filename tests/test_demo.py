@@ -28,7 +28,7 @@ def test_demo_runs_end_to_end_and_reruns(london: Path, tmp_path: Path) -> None:
     first = demo()
     assert len(first["works"]) == 16 and len(first["certified"]) == 13 and len(first["tokens"]) == 13
     assert first["sale"]["price_wei"] == 5 * 10**16 and first["sale"]["royalty_wei"] > 0
-    assert [v["verdict"] for v in first["verified"]] == ["AUTHENTIC", "COPY"]
+    assert [v["verdict"] for v in first["verified"]] == ["AUTHENTIC", "COPY"], [v["reason"] for v in first["verified"]]
     assert first["verified"][0]["owner"] == first["sale"]["buyer"]
     again = demo()  # finds everything done: same tokens, no new sale, same verdicts
     assert again["tokens"] == first["tokens"] and again["sale"] is None
