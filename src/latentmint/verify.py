@@ -113,12 +113,18 @@ def check_pixels(data: bytes, name: str, limit: int = MAX_PIXELS) -> None:
         except (av.FFmpegError, IndexError) as exc:
             raise LatentmintError(f"{name}: not a readable video ({exc})") from exc
     else:
+        import warnings
+
         from PIL import Image
 
         try:
-            with Image.open(io.BytesIO(data)) as im:  # reads the header only
-                width, height = im.size
-        except (OSError, SyntaxError, Image.DecompressionBombError) as exc:
+            with warnings.catch_warnings():  # PIL warns of bombs; we refuse them ourselves, below
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(io.BytesIO(data)) as im:  # reads the header only
+                    width, height = im.size
+        except Image.DecompressionBombError as exc:
+            raise LatentmintError(f"{name}: more pixels than any image verification reads ({exc}); refused before decoding") from exc
+        except (OSError, SyntaxError) as exc:
             raise LatentmintError(f"{name}: not a readable image ({exc})") from exc
     if width * height > limit:
         raise LatentmintError(f"{name}: {width} x {height} pixels, above the {limit:,} pixels verification reads; refused before decoding")
