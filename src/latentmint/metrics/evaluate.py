@@ -1,4 +1,4 @@
-"""Evaluate a generator against reference images: SWD always, FID and KID when Inception weights exist."""
+"""Evaluate a generator against reference images: SWD always, FID and KID when the Inception network is installed."""
 
 from __future__ import annotations
 
@@ -48,9 +48,9 @@ def load_reference(folder: Path, resolution: int, limit: int | None = None) -> t
 
 
 def evaluate_run(run: Path, ref: Path, samples: int = 2000, seed: int = 0, inception: Path | None = None) -> dict[str, Any]:
-    """SWD, and FID/KID when Inception weights are found, of a run's EMA generator against `ref`."""
+    """SWD, and FID/KID when the Inception network is there, of a run's EMA generator against `ref`."""
     from latentmint.gan.checkpoint import load_generator
-    from latentmint.metrics.fid import find_inception_weights
+    from latentmint.metrics.fid import feature_network
     from latentmint.metrics.swd import swd
 
     checkpoint = Path(run) / "checkpoints" / "latest.pt"
@@ -59,16 +59,26 @@ def evaluate_run(run: Path, ref: Path, samples: int = 2000, seed: int = 0, incep
     n = min(samples, real.shape[0])
     fake = generate_uint8(G, n, seed=seed)
     real = real[torch.randperm(real.shape[0], generator=torch.Generator().manual_seed(seed))[:n]]
-    result: dict[str, Any] = {"swd": swd(real, fake, seed=seed)["swd"], "fid": None, "kid": None, "samples": n, "step": int(state["step"])}
-    weights = find_inception_weights(inception)
-    if weights is not None:
-        from latentmint.metrics.fid import InceptionFeatures, fid_from_features, kid_from_features
+    result: dict[str, Any] = {"swd": swd(real, fake, seed=seed)["swd"], "fid": None, "kid": None, "samples": n, "step": int(state["step"]), "resolution": int(G.resolution)}
+    net = feature_network(inception)
+    if net is not None:
+        from latentmint.metrics.fid import fid_from_features, kid_from_features
 
-        net = InceptionFeatures.from_file(weights)
         fr, ff = net.features_of(real), net.features_of(fake)
         result["fid"] = fid_from_features(fr, ff)
         result["kid"] = kid_from_features(fr, ff)
     return result
+
+
+def compare_folders(a: Path, b: Path, resolution: int = 299, limit: int | None = None, inception: Path | None = None) -> dict[str, Any]:
+    """FID and KID between two folders of images (e.g. real faces against real faces: the floor a model can reach)."""
+    from latentmint.metrics.fid import MISSING_WEIGHTS, feature_network, fid_from_features, kid_from_features
+
+    net = feature_network(inception)
+    if net is None:
+        raise LatentmintError(MISSING_WEIGHTS)
+    fa, fb = net.features_of(load_reference(Path(a), resolution, limit)), net.features_of(load_reference(Path(b), resolution, limit))
+    return {"fid": fid_from_features(fa, fb), "kid": kid_from_features(fa, fb), "samples": (len(fa), len(fb))}
 
 
 def evaluate_and_record(run: Path, ref: Path, samples: int = 2000, inception: Path | str | None = None) -> dict[str, Any]:

