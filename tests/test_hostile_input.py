@@ -137,3 +137,25 @@ def test_cids_from_a_chain_are_validated_capped_and_checked(studio: Studio) -> N
     with pytest.raises(LatentmintError, match="larger than"):
         store.cat(big_cid, limit=1024)
     assert cid_of_bytes(big) == big_cid
+
+
+def test_verify_does_not_follow_a_hostile_collections_token_uris(studio: Studio) -> None:
+    """A collection whose tokenURI is `ipfs:///dev/zero` (or 300 characters of junk): verify answers, reads nothing."""
+    import io
+
+    from PIL import Image
+
+    from latentmint.chain.network import call_tx, connect, deploy, send
+    from latentmint.verify import verify_bytes
+
+    art = json.loads((Path(__file__).resolve().parent / "artifacts" / "HostileCollection.json").read_text())
+    net = connect(studio)
+    key = net.faucet[0]
+    hostile = net.w3.eth.contract(address=deploy(net, key, "HostileCollection", art=art)["contractAddress"], abi=art["abi"])
+    owner = Account.from_key(key).address
+    send(net, key, call_tx(hostile, "mint", owner, 1, "ipfs:///dev/zero"), "minting a hostile token")
+    send(net, key, call_tx(hostile, "mint", owner, 2, "ipfs://b" + "a" * 299), "minting another")
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64), (120, 80, 40)).save(buf, "PNG")
+    verdict = verify_bytes(studio, net, buf.getvalue(), "some.png", extra_collections=[hostile.address])
+    assert verdict.verdict == "UNKNOWN" and "2 tokens' metadata were not in the store" in verdict.reason

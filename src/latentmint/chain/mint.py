@@ -242,11 +242,12 @@ def mint_works(studio: Studio, net: Network, keys: Any, works: Sequence[Work], r
 
 
 def owner_of(coll: Any, token_id: int) -> str | None:
-    """The token's owner, or None when it does not exist."""
+    """The token's owner, or None when it does not exist (a contract answering the zero address included)."""
     try:
-        return coll.functions.ownerOf(token_id).call()
+        owner = coll.functions.ownerOf(token_id).call()
     except revert_errors():
         return None
+    return None if int(owner, 16) == 0 else owner
 
 
 def _record(w: Work, net: Network, coll: Any, token_id: int, tx: str, block: int, image_cid: str, meta_cid: str, royalty_bps: int | None, recovered: bool = False, reminted: bool = False) -> Minted:
@@ -279,4 +280,8 @@ def history(studio: Studio, net: Network, token_id: int, collection: str | None 
     if market is not None and owner == market.address:  # listed: the market holds it for the seller
         escrow, owner = owner, market.functions.listings(coll.address, token_id).call()[0]
     index = ChainIndex.open(studio, net, [coll], market)
-    return {"token_id": token_id, "collection": coll.address, "owner": owner, "escrow": escrow, "creator": coll.functions.creator().call(), "token_uri": coll.functions.tokenURI(token_id).call(), "events": index.events(coll.address, token_id, market.address if market else None)}
+    try:  # a collection not made by latentmint may lack creator() or answer anything: read, never trust
+        creator, uri = coll.functions.creator().call(), coll.functions.tokenURI(token_id).call()
+    except (*revert_errors(), ValueError) as exc:
+        raise LatentmintError(f"{coll.address}: not a latentmint collection ({type(exc).__name__}); its token {token_id:#x} has no creator to report") from exc
+    return {"token_id": token_id, "collection": coll.address, "owner": owner, "escrow": escrow, "creator": creator, "token_uri": uri, "events": index.events(coll.address, token_id, market.address if market else None)}
