@@ -201,3 +201,18 @@ def test_verification_runs_off_the_event_loop(live: str, monkeypatch: pytest.Mon
     release.set()
     upload.join(120)
     assert answers[0].status_code == 200 and json.loads(answers[0].text)["verdict"] == "AUTHENTIC"
+
+
+def test_a_visitor_gets_unknown_when_the_studio_has_minted_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from PIL import Image
+
+    empty = init_studio(tmp_path / "empty")
+    client = _client(empty, monkeypatch)
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 32), (10, 20, 30)).save(buf, "PNG")
+    answer = client.post("/verify", files={"file": ("a.png", buf.getvalue(), "image/png")}, headers={"Accept": "application/json"})
+    assert answer.status_code == 200 and answer.json()["verdict"] == "UNKNOWN" and "minted nothing yet" in answer.json()["reason"]
+    page = client.post("/verify", files={"file": ("a.png", buf.getvalue(), "image/png")})
+    assert page.status_code == 200 and "UNKNOWN" in page.text

@@ -130,11 +130,17 @@ def check_pixels(data: bytes, name: str, limit: int = MAX_PIXELS) -> None:
         raise LatentmintError(f"{name}: {width} x {height} pixels, above the {limit:,} pixels verification reads; refused before decoding")
 
 
-def verify_bytes(studio: Studio, net: Network, data: bytes, name: str, trust_anchors: str = "", extra_collections: list[str] = ()) -> Verification:
+def verify_bytes(studio: Studio, net: Network, data: bytes, name: str, trust_anchors: str = "", extra_collections: list[str] = (), nothing_minted_is_unknown: bool = False) -> Verification:
+    """The verdict on `data`. With no collection to check against, the CLI explains (an error); a gallery
+    visitor (`nothing_minted_is_unknown`) gets UNKNOWN with the reason, and the file's own credentials."""
+    check_pixels(data, name)
     collections = _collections(studio, net, list(extra_collections))
     if not collections:
-        raise LatentmintError(f"{net.name}: no collection to verify against; mint first or pass --collection ADDRESS")
-    check_pixels(data, name)
+        if not nothing_minted_is_unknown:
+            raise LatentmintError(f"{net.name}: no collection to verify against; mint first or pass --collection ADDRESS")
+        suffix = Path(name).suffix.lower()
+        credentials = inspect_bytes(data, MIME_TYPES[suffix], trust_anchors).to_json() if suffix in MIME_TYPES else None
+        return Verification("UNKNOWN", None, None, None, "this studio has minted nothing yet on this chain, so no file can be one of its tokens", credentials=credentials)
     token_id = int(hashlib.sha256(data).hexdigest(), 16)
     suffix = Path(name).suffix.lower()
     credentials = inspect_bytes(data, MIME_TYPES[suffix], trust_anchors).to_json() if suffix in MIME_TYPES else None

@@ -15,6 +15,7 @@ loopback, the gallery is read-only unless started with --allow-trading-from-netw
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import json
 import mimetypes
@@ -360,7 +361,7 @@ def create_app(studio: Studio, network: str | None = None, host: str = "127.0.0.
             waiting[0] += 1
             try:
                 async with verify_slots:  # decoding and fingerprinting run in worker threads, at most VERIFY_WORKERS at once
-                    result = await run_in_threadpool(verify_bytes, studio, net(), data, f"upload{suffix}", trust_anchors(studio))
+                    result = await run_in_threadpool(functools.partial(verify_bytes, studio, net(), data, f"upload{suffix}", trust_anchors(studio), nothing_minted_is_unknown=True))
             except LatentmintError as exc:
                 error, status = f"{file.filename}: {str(exc).removeprefix(f'upload{suffix}: ')}", (413 if "pixels" in str(exc) else 422)
             else:
