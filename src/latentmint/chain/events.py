@@ -3,8 +3,12 @@ Sold of its market, the block times, and each minted token's metadata properties
 
 Kept in chain/events-<chain>.json and topped up from the last block scanned per contract, so history and
 verification cost a file read plus the new blocks, not a scan of the whole chain each time (eth_getLogs on
-the embedded chain walks every block in Python; on a node it is one request per top-up either way).
-Writes are atomic; a stale or damaged index is rebuilt.
+the embedded chain walks every block in Python). Writes are atomic; a stale or damaged index is rebuilt.
+
+Public RPC providers limit eth_getLogs: the index starts at each contract's deployment block, asks for at
+most MAX_RANGE blocks a call, halves the range when a provider says it is too large or returns too many
+results, and the HTTP provider retries rate-limited (429) reads with backoff. Each top-up re-reads the last
+REORG_DEPTH blocks, so a reorganisation of the chain's tip replaces what it changed.
 """
 
 from __future__ import annotations
@@ -17,7 +21,10 @@ from latentmint.errors import LatentmintError
 from latentmint.files import atomic_write_json
 from latentmint.studio import Studio
 
-FORMAT = 1
+FORMAT = 2
+MAX_RANGE = 2000  # blocks per eth_getLogs call: what public providers accept
+REORG_DEPTH = 12  # blocks re-read on every top-up
+RANGE_REFUSALS = ("range", "too many", "more than", "too large", "exceed", "limit", "10000 results", "response size")
 METADATA_LIMIT = 1 << 20  # token metadata is a few KiB; a fingerprint adds about 10 KiB
 ZERO = "0x" + "00" * 20
 _MEMO: dict[str, tuple[int, ChainIndex]] = {}  # a server answers many requests between blocks
@@ -36,11 +43,13 @@ class ChainIndex:
         self.doc = doc
 
     def _same_chain(self, head: dict[str, Any] | None) -> bool:
-        """The block the index last saw is still there with the same hash (a reset dev node is a new chain)."""
+        """The block REORG_DEPTH below the last one indexed is still there with the same hash: the tip may have
+        been reorganised (top_up re-reads it), but a reset dev node is a new chain and the index starts over."""
         if not head:
             return True
+        anchor = head.get("anchor") or head
         try:
-            return hexstr(self.net.w3.eth.get_block(head["number"])["hash"]) == head["hash"]
+            return hexstr(self.net.w3.eth.get_block(anchor["number"])["hash"]) == anchor["hash"]
         except Exception:  # the block does not exist any more: web3 raises BlockNotFound, nodes vary
             return False
 
@@ -59,32 +68,57 @@ class ChainIndex:
         from latentmint.storage.store import open_store
 
         d, changed, blocks = self.doc, False, set()
+        moved = bool(d["head"]) and (d["head"]["number"] != head or d["head"]["hash"] != hexstr(self.net.w3.eth.get_block(head)["hash"]))
         for coll in collections:
-            seen = d["scanned"].get(coll.address, -1)
-            if head <= seen:
+            first = self._rescan_from(coll.address, head, moved)
+            if first is None:
                 continue
+            self._forget_transfers(coll.address, first)
             store = open_store(self.studio)
-            for log in coll.events.Transfer().get_logs(from_block=seen + 1, to_block=head):
+            for log in logs_in_ranges(coll.events.Transfer(), first, head):
                 a, token = log["args"], log["args"]["tokenId"]
                 key = f"{coll.address}:{token}"
-                d["transfers"].setdefault(key, []).append({"from": a["from"], "to": a["to"], "tx": hexstr(log["transactionHash"]), "block": log["blockNumber"]})
+                d["transfers"].setdefault(key, []).append({"from": a["from"], "to": a["to"], "tx": hexstr(log["transactionHash"]), "block": log["blockNumber"], "log": log["logIndex"]})
                 blocks.add(log["blockNumber"])
-                if int(a["from"], 16) == 0:
+                if int(a["from"], 16) == 0 and key not in d["tokens"]:
                     d["tokens"][key] = _properties(store, coll, token)
             d["scanned"][coll.address] = head
             changed = True
-        if market is not None and head > d["scanned"].get(market.address, -1):
-            for log in market.events.Sold().get_logs(from_block=d["scanned"].get(market.address, -1) + 1, to_block=head):
+        if market is not None and (first := self._rescan_from(market.address, head, moved)) is not None:
+            d["sales"] = {tx: sale for tx, sale in d["sales"].items() if sale.get("block", 0) < first}
+            for log in logs_in_ranges(market.events.Sold(), first, head):
                 a = log["args"]
-                d["sales"][hexstr(log["transactionHash"])] = {"collection": a["collection"], "token_id": str(a["tokenId"]), "price_wei": a["price"], "royalty_wei": a["royalty"], "royalty_receiver": a["royaltyReceiver"], "seller": a["seller"], "buyer": a["buyer"]}
+                d["sales"][hexstr(log["transactionHash"])] = {"collection": a["collection"], "token_id": str(a["tokenId"]), "price_wei": a["price"], "royalty_wei": a["royalty"], "royalty_receiver": a["royaltyReceiver"], "seller": a["seller"], "buyer": a["buyer"], "block": log["blockNumber"]}
             d["scanned"][market.address] = head
             changed = True
         for block in blocks - {int(b) for b in d["times"]}:
             d["times"][str(block)] = self.net.w3.eth.get_block(block)["timestamp"]
         if changed:
-            d["head"] = {"number": head, "hash": hexstr(self.net.w3.eth.get_block(head)["hash"])}
+            anchor = max(0, head - REORG_DEPTH)
+            d["head"] = {"number": head, "hash": hexstr(self.net.w3.eth.get_block(head)["hash"]), "anchor": {"number": anchor, "hash": hexstr(self.net.w3.eth.get_block(anchor)["hash"])}}
             atomic_write_json(self.path, d)
         return changed
+
+    def _rescan_from(self, address: str, head: int, moved: bool) -> int | None:
+        """The first block to (re)read for `address`: its deployment on first sight, else the last REORG_DEPTH
+        blocks before what was scanned; None when the chain has not moved since."""
+        seen = self.doc["scanned"].get(address)
+        if seen is not None and head <= seen and not moved:
+            return None
+        start = self.doc.setdefault("starts", {}).get(address)
+        if start is None:
+            start = self.doc["starts"][address] = deployment_block(self.studio, self.net, address, head)
+        return start if seen is None else max(start, min(seen + 1, head + 1) - REORG_DEPTH)
+
+    def _forget_transfers(self, address: str, first: int) -> None:
+        """Drop what was indexed for `address` at or after block `first` (it is about to be read again)."""
+        for key in [k for k in self.doc["transfers"] if k.startswith(f"{address}:")]:
+            kept = [t for t in self.doc["transfers"][key] if t["block"] < first]
+            if kept:
+                self.doc["transfers"][key] = kept
+            else:
+                del self.doc["transfers"][key]
+                self.doc["tokens"].pop(key, None)
 
     def events(self, collection: str, token_id: int, market: str | None = None) -> list[dict[str, Any]]:
         """Mint, transfers, listings and sales of a token, oldest first, with block times and sale prices.
@@ -112,6 +146,66 @@ class ChainIndex:
     def tokens(self) -> dict[str, dict[str, Any]]:
         """"collection:tokenId" -> the metadata properties read at mint ({} where the store lacked them)."""
         return self.doc["tokens"]
+
+
+def deployment_block(studio: Studio, net: Network, address: str, head: int) -> int:
+    """The block a contract was deployed in: recorded at deploy (chain/deployments.json), else found by a
+    binary search on eth_getCode at past blocks, within the history the node keeps (0 when it cannot tell:
+    the ranged reads then start at genesis)."""
+    from latentmint.chain.mint import _deployments
+
+    known = _deployments(studio).get(net.key) or {}
+    for role, block_key in (("collection", "block"), ("market", "market_block")):
+        if known.get(role) == address and isinstance(known.get(block_key), int):
+            return known[block_key]
+    def has_code(block: int) -> bool:  # raises where the node keeps no state for that block
+        return net.w3.eth.get_code(address, block) not in (b"", "0x")
+
+    try:
+        try:
+            if has_code(0):
+                return 0
+            lo = 0
+        except Exception:  # a pruned node: find the oldest block it still has state for
+            missing, kept = 0, head
+            while kept - missing > 1:
+                mid = (missing + kept) // 2
+                try:
+                    has_code(mid)
+                    kept = mid
+                except Exception:
+                    missing = mid
+            if has_code(kept):
+                return 0  # deployed before any state the node keeps: read from genesis, in ranges
+            lo = kept
+        hi = head  # no code at lo, code at hi
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if has_code(mid):
+                hi = mid
+            else:
+                lo = mid
+        return hi
+    except Exception:  # the node cannot answer at all: read from genesis, in ranges
+        return 0
+
+
+def logs_in_ranges(event: Any, first: int, last: int, max_range: int = MAX_RANGE) -> Any:
+    """The event's logs from block `first` to `last`, in ranges of at most `max_range` blocks, halving the range
+    while the provider refuses it as too large (or as returning too many results)."""
+    step, lo = max_range, first
+    while lo <= last:
+        hi = min(last, lo + step - 1)
+        try:
+            logs = event.get_logs(from_block=lo, to_block=hi)
+        except Exception as exc:
+            message = str(exc).lower()
+            if step > 1 and any(word in message for word in RANGE_REFUSALS):
+                step //= 2
+                continue
+            raise LatentmintError(f"reading {event.event_name} logs of blocks {lo}-{hi}: {str(exc)[:200]}") from exc
+        yield from logs
+        lo = hi + 1
 
 
 def _properties(store: Any, coll: Any, token_id: int) -> dict[str, Any]:

@@ -144,6 +144,7 @@ def market_for(studio: Studio, net: Network, key: bytes) -> Any:
     deployments = _deployments(studio)
     deployments.setdefault(net.key, {"network": net.name})["market"] = receipt["contractAddress"]
     deployments[net.key]["market_tx"] = hexstr(receipt["transactionHash"])
+    deployments[net.key]["market_block"] = receipt["blockNumber"]  # where the event index starts reading
     atomic_write_json(studio.chain / DEPLOYMENTS, deployments)
     return contract(net, MARKET, receipt["contractAddress"])
 

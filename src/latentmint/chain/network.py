@@ -86,7 +86,12 @@ def connect(studio: Studio, network: str | None = None) -> Network:
         raise LatentmintError(f"{name!r}: a network is `embedded` or an http(s) JSON-RPC URL")
     from web3 import HTTPProvider, Web3
 
-    w3 = Web3(HTTPProvider(name, request_kwargs={"timeout": 30}))
+    from requests import HTTPError, Timeout
+    from web3.providers.rpc.utils import ExceptionRetryConfiguration
+
+    # reads are retried with backoff (0.5 s doubling, 6 tries) on rate limits (HTTP 429) and dropped connections
+    retry = ExceptionRetryConfiguration(errors=(ConnectionError, HTTPError, Timeout), retries=6, backoff_factor=0.5)
+    w3 = Web3(HTTPProvider(name, request_kwargs={"timeout": 30}, exception_retry_configuration=retry))
     try:
         chain_id = w3.eth.chain_id
     except Exception as exc:  # requests/aiohttp raise their own connection errors

@@ -1,0 +1,135 @@
+"""Public-chain limits, against a real node (anvil) behind a proxy that behaves like a public RPC provider:
+thousands of empty blocks between mints, eth_getLogs refused above 500 blocks, HTTP 429 now and then, and a
+reorganisation of the chain's tip. The event index must start at the deployment block, read in ranges the
+provider accepts, retry rate-limited reads, and replace what a reorg changed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from latentmint.art.works import list_works
+from latentmint.chain.events import deployment_block
+from latentmint.chain.network import connect, deploy, send
+from latentmint.provenance.identity import unlock
+from latentmint.studio import Studio, init_studio
+
+from conftest import certified_studio, free_port
+from test_mint import ANVIL, ANVIL_KEY, _start_anvil
+
+pytestmark = pytest.mark.slow
+PASSWORD = "correct horse battery"
+MAX_BLOCKS = 500
+
+
+class ProviderLike(BaseHTTPRequestHandler):
+    """Forwards JSON-RPC to anvil, refusing wide eth_getLogs and answering every third read with HTTP 429."""
+
+    upstream = ""
+    counts = {"requests": 0, "refused_ranges": 0, "rate_limited": 0, "widest_served": 0}
+    lock = threading.Lock()
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        call = json.loads(body)
+        with self.lock:
+            self.counts["requests"] += 1
+            n = self.counts["requests"]
+        if call["method"] != "eth_sendRawTransaction" and n % 3 == 0:
+            self.counts["rate_limited"] += 1
+            return self._answer(429, b'{"error": "too many requests"}')
+        if call["method"] == "eth_getLogs":
+            f = call["params"][0]
+            width = int(f["toBlock"], 16) - int(f["fromBlock"], 16) + 1
+            if width > MAX_BLOCKS:
+                self.counts["refused_ranges"] += 1
+                error = {"jsonrpc": "2.0", "id": call["id"], "error": {"code": -32005, "message": f"query exceeds max block range {MAX_BLOCKS}"}}
+                return self._answer(200, json.dumps(error).encode())
+            self.counts["widest_served"] = max(self.counts["widest_served"], width)
+        request = urllib.request.Request(self.upstream, data=body, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            self._answer(200, response.read())
+
+    def _answer(self, status: int, data: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return certified_studio(tmp_path_factory.mktemp("public"), PASSWORD, works=2).root
+
+
+def cli(studio: Studio, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "LATENTMINT_PASSWORD": PASSWORD}
+    return subprocess.run([sys.executable, "-m", "latentmint", *args, "--studio", str(studio.root)], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_the_index_reads_in_ranges_retries_rate_limits_and_survives_a_reorg(template: Path, tmp_path: Path) -> None:
+    if not ANVIL.exists():
+        pytest.skip("tests/node/node_modules missing: `make test` installs anvil with npm")
+    shutil.copytree(template, tmp_path / "studio")
+    studio = init_studio(tmp_path / "studio")
+    port = free_port()
+    direct = f"http://127.0.0.1:{port}"
+    node = _start_anvil(port, tmp_path / "anvil-state.json")
+    ProviderLike.upstream = direct
+    proxy = ThreadingHTTPServer(("127.0.0.1", free_port()), ProviderLike)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    public = f"http://127.0.0.1:{proxy.server_address[1]}"
+    try:
+        net = connect(studio, direct)
+        w3 = net.w3
+        send(net, ANVIL_KEY, {"to": unlock(studio, PASSWORD).identity.address, "value": w3.to_wei(10, "ether")}, "funding the artist")
+        w3.provider.make_request("anvil_mine", [hex(300)])  # the collection is not deployed at block 0
+        first, second = sorted(w.id for w in list_works(studio))
+        minted = [json.loads(cli(studio, "mint", wid, "--network", direct, "--json").stdout)["minted"][0] for wid in (first,)]
+        w3.provider.make_request("anvil_mine", [hex(5000)])  # thousands of empty blocks between two mints
+        minted += [json.loads(cli(studio, "mint", second, "--network", direct, "--json").stdout)["minted"][0]]
+        deployed = next(d for d in json.loads((studio.chain / "deployments.json").read_text()).values() if d.get("network") == direct)
+        assert deployed["block"] > 300
+        # a collection the studio did not record: its deployment block is found on chain
+        art = json.loads((Path(__file__).resolve().parent / "artifacts" / "HostileCollection.json").read_text())
+        other = deploy(net, ANVIL_KEY, "HostileCollection", art=art)
+        assert deployment_block(studio, net, other["contractAddress"], w3.eth.block_number) == other["blockNumber"]
+
+        for index in studio.chain.glob("events-*.json"):
+            index.unlink()  # built from scratch through the provider-like proxy
+        shown = [cli(studio, "history", str(m["token_id"]), "--network", public, "--json") for m in minted]
+        assert all(s.returncode == 0 for s in shown), [s.stderr for s in shown]
+        assert [[e["event"] for e in json.loads(s.stdout)["events"]] for s in shown] == [["mint"], ["mint"]]
+        counts = ProviderLike.counts
+        assert counts["refused_ranges"] >= 1 and counts["rate_limited"] >= 1 and 0 < counts["widest_served"] <= MAX_BLOCKS
+        index = json.loads(next(studio.chain.glob("events-*.json")).read_text())
+        assert index["starts"][deployed["collection"]] == deployed["block"]  # not from genesis
+
+        # a reorg of the tip: a transfer is indexed, the chain drops it and mines a different one instead
+        token = str(minted[0]["token_id"])
+        snapshot = w3.provider.make_request("evm_snapshot", [])["result"]
+        alice, bob = "0x" + "a1" * 20, "0x" + "b2" * 20
+        assert cli(studio, "transfer", token, alice, "--network", direct).returncode == 0
+        before = json.loads(cli(studio, "history", token, "--network", public, "--json").stdout)
+        assert before["owner"].lower() == alice and [e["event"] for e in before["events"]] == ["mint", "transfer"]
+        w3.provider.make_request("evm_revert", [snapshot])
+        assert cli(studio, "transfer", token, bob, "--network", direct).returncode == 0
+        after = json.loads(cli(studio, "history", token, "--network", public, "--json").stdout)
+        assert after["owner"].lower() == bob and [(e["event"], e["to"].lower()) for e in after["events"]][1:] == [("transfer", bob)]
+    finally:
+        proxy.shutdown()
+        node.terminate()
+        node.wait(10)
