@@ -7,7 +7,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from bench import chain_speed, gas, generate_speed, ingest_speed, lookalike, train_quality, train_speed, verify_speed
+from bench import chain_speed, discriminators, gas, generate_speed, ingest_speed, lookalike, train_quality, train_speed, verify_speed
 
 BENCHMARKS = {
     "ingest_speed": ingest_speed.run,
@@ -17,7 +17,8 @@ BENCHMARKS = {
     "lookalike": lookalike.run,  # a few minutes: 2,540 dlib embeddings
     "chain_speed": chain_speed.run,  # ~3 minutes: 10,000 tokens on the embedded chain
     "verify_speed": verify_speed.run,  # ~5 minutes: 10,000 rendered, stored and minted works
-    "train_quality": train_quality.run,  # ~35 minutes: FastGAN 2,600 steps, then a DCGAN for the same time
+    "train_quality": train_quality.run,
+    "discriminators": discriminators.run,  # ~70 minutes: two 30-minute runs, then FID/KID over 2,000 images each  # ~35 minutes: FastGAN 2,600 steps, then a DCGAN for the same time
 }
 HIDDEN = ("case", "runs", "target")
 

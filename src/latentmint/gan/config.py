@@ -18,6 +18,7 @@ from latentmint.errors import LatentmintError
 class TrainConfig:
     preset: str = ""
     arch: str = "fastgan"  # fastgan | dcgan (the baseline)
+    discriminator: str = "own"  # own (the arch's) | projected (frozen EfficientNet-Lite0 features, Projected GAN)
     resolution: int = 64
     z_dim: int = 256
     ngf: int = 64

@@ -15,6 +15,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import spectral_norm
 
+from latentmint.errors import LatentmintError
+
 # FastGAN's channel multipliers per resolution.
 WIDTH = {4: 16, 8: 8, 16: 4, 32: 2, 64: 2, 128: 1, 256: 0.5, 512: 0.25, 1024: 0.125}
 
@@ -251,9 +253,18 @@ class DCGANDiscriminator(nn.Module):
         return logits if part is None else (logits, None, None)
 
 
-def build(arch: str, resolution: int, z_dim: int, ngf: int, ndf: int) -> tuple[nn.Module, nn.Module]:
+def build(arch: str, resolution: int, z_dim: int, ngf: int, ndf: int, discriminator: str = "own") -> tuple[nn.Module, nn.Module]:
+    """(generator, discriminator); `discriminator="projected"` judges on frozen pretrained features instead."""
     if arch == "fastgan":
-        return Generator(resolution, z_dim, ngf), Discriminator(resolution, ndf)
-    if arch == "dcgan":
-        return DCGANGenerator(resolution, z_dim, ngf), DCGANDiscriminator(resolution, ndf)
-    raise ValueError(f"unknown architecture {arch!r}")
+        G, D = Generator(resolution, z_dim, ngf), Discriminator
+    elif arch == "dcgan":
+        G, D = DCGANGenerator(resolution, z_dim, ngf), DCGANDiscriminator
+    else:
+        raise ValueError(f"unknown architecture {arch!r}")
+    if discriminator == "projected":
+        from latentmint.gan.projected import ProjectedDiscriminator
+
+        return G, ProjectedDiscriminator(resolution, ndf)
+    if discriminator != "own":
+        raise LatentmintError(f"unknown discriminator {discriminator!r}: own or projected")
+    return G, D(resolution, ndf)

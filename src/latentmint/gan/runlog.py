@@ -66,6 +66,7 @@ class RunLog:
             "dataset": {"name": dataset.name, "path": str(dataset.root), "hash": dataset.content_hash(), "faces": len(dataset.faces), "resolution": dataset.resolution},
             "config": config.to_json(),
             "changed_from_preset": changed,
+            "pretrained": pretrained_networks(config),
             "init_from": init_from or previous.get("init_from"),
             "transferred_tensors": transferred or previous.get("transferred_tensors"),
             "code": code_version(),
@@ -178,3 +179,12 @@ class RunLog:
         ax2.grid(alpha=0.3)
         fig.suptitle(self.root.name)
         return save_figure(fig, self.root / "loss.png")
+
+
+def pretrained_networks(config) -> list[dict]:
+    """Every pretrained network the training used (name, version, licence, sha256): run.json and certificates name them."""
+    if getattr(config, "discriminator", "own") == "projected":
+        from latentmint.gan.projected import describe_backbone
+
+        return [{**describe_backbone(), "role": "discriminator features (frozen)"}]
+    return []

@@ -168,7 +168,7 @@ def train(
     images = load_faces(dataset, config.resolution)
 
     torch.manual_seed(config.seed)  # every process starts from the same weights
-    G, D = build(config.arch, config.resolution, config.z_dim, config.ngf, config.ndf)
+    G, D = build(config.arch, config.resolution, config.z_dim, config.ngf, config.ndf, config.discriminator)
     torch.manual_seed(config.seed + dist.rank)  # ... and draws its own latents and augmentations
     G, D = G.to(dist.device, memory_format=fmt), D.to(dist.device, memory_format=fmt)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
@@ -295,7 +295,7 @@ def _train_step(G_run, D_run, G, D, opt_g, opt_d, real, config: TrainConfig, ada
     """One discriminator and one generator update. `G_run`/`D_run` may be compiled; `G`/`D` own the weights."""
     n = real.shape[0]
     z = torch.randn(n, config.z_dim, device=real.device)
-    fastgan = config.arch == "fastgan"
+    fastgan = config.arch == "fastgan" and config.discriminator == "own"  # FastGAN's D also reconstructs reals
     part = int(torch.randint(0, 4, (1,)))
     d_params = [p for p in D.parameters() if p.requires_grad]
 

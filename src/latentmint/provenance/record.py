@@ -59,6 +59,7 @@ def training_section(run: dict[str, Any]) -> dict[str, Any]:
         "arch": run["config"].get("arch"),
         "changed_from_preset": run.get("changed_from_preset", {}),
         "init_from": run.get("init_from"),
+        "pretrained_networks": run.get("pretrained", []),  # e.g. the frozen backbone of a projected discriminator
         "steps": run.get("step"),
         "seconds": round(seconds, 1),
         "hardware": f"{device.get('processes', 1)} x {device.get('type', '?')} ({device.get('name', '?')})",
