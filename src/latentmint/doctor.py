@@ -30,7 +30,7 @@ def check_studio(studio: Studio, network: str | None = None) -> list[Finding]:
     """Compare work.json records, deployments, the chain and the store; [] when they all agree."""
     from latentmint.art.works import load_work
     from latentmint.chain.embedded import ChainLogDamaged
-    from latentmint.chain.mint import _deployments, token_exists
+    from latentmint.chain.mint import _deployments, owner_of, token_exists
     from latentmint.chain.network import connect
     from latentmint.files import sha256_file
     from latentmint.storage.store import open_store
@@ -77,15 +77,9 @@ def check_studio(studio: Studio, network: str | None = None) -> list[Finding]:
         index = ChainIndex.open(studio, net, [coll])
         for key in index.tokens():
             address, token_id = key.split(":")
-            if (address, int(token_id)) not in recorded and _still_owned(coll, int(token_id)):
+            if (address, int(token_id)) not in recorded and owner_of(coll, int(token_id)) is not None:
                 findings.append(Finding(f"collection {address}", f"token {int(token_id):#x} is on chain but no work.json records it", "latentmint mint WORK on the work whose certified file it is records it"))
     return findings
-
-
-def _still_owned(coll: Any, token_id: int) -> bool:
-    from latentmint.chain.mint import owner_of
-
-    return owner_of(coll, token_id) is not None
 
 
 def repair_chain(studio: Studio) -> dict[str, Any]:

@@ -12,6 +12,33 @@ from PIL import Image
 from scipy.ndimage import laplace
 
 
+def media_size(data: bytes, name: str) -> tuple[int, int]:
+    """(width, height) of an image or video from its header alone (nothing is decoded); a one-line error
+    naming `name` when it is neither."""
+    import warnings
+
+    from latentmint.errors import LatentmintError
+
+    if name.lower().endswith((".mp4", ".m4v", ".mov")):
+        import av
+
+        try:
+            with av.open(io.BytesIO(data)) as container:
+                ctx = container.streams.video[0].codec_context
+                return ctx.width, ctx.height
+        except (av.FFmpegError, IndexError) as exc:
+            raise LatentmintError(f"{name}: not a readable video ({exc})") from exc
+    try:
+        with warnings.catch_warnings():  # PIL warns of bombs; callers decide what size they read
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as im:
+                return im.size
+    except Image.DecompressionBombError as exc:
+        raise LatentmintError(f"{name}: more pixels than any image here reads ({exc}); refused before decoding") from exc
+    except (OSError, SyntaxError) as exc:
+        raise LatentmintError(f"{name}: not a readable image ({exc})") from exc
+
+
 def png_bytes(image: Image.Image, **info: str) -> bytes:
     """Lossless PNG, with optional text chunks (key -> value)."""
     from PIL.PngImagePlugin import PngInfo

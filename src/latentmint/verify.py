@@ -101,31 +101,9 @@ MAX_PIXELS = 40_000_000  # per image (or video frame): a 20 KB PNG can claim 130
 
 def check_pixels(data: bytes, name: str, limit: int = MAX_PIXELS) -> None:
     """Refuse an image whose header claims more than `limit` pixels, before anything decodes it."""
-    import io
+    from latentmint.images import media_size
 
-    if name.lower().endswith((".mp4", ".m4v", ".mov")):
-        import av
-
-        try:
-            with av.open(io.BytesIO(data)) as container:
-                stream = container.streams.video[0]
-                width, height = stream.codec_context.width, stream.codec_context.height
-        except (av.FFmpegError, IndexError) as exc:
-            raise LatentmintError(f"{name}: not a readable video ({exc})") from exc
-    else:
-        import warnings
-
-        from PIL import Image
-
-        try:
-            with warnings.catch_warnings():  # PIL warns of bombs; we refuse them ourselves, below
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                with Image.open(io.BytesIO(data)) as im:  # reads the header only
-                    width, height = im.size
-        except Image.DecompressionBombError as exc:
-            raise LatentmintError(f"{name}: more pixels than any image verification reads ({exc}); refused before decoding") from exc
-        except (OSError, SyntaxError) as exc:
-            raise LatentmintError(f"{name}: not a readable image ({exc})") from exc
+    width, height = media_size(data, name)
     if width * height > limit:
         raise LatentmintError(f"{name}: {width} x {height} pixels, above the {limit:,} pixels verification reads; refused before decoding")
 

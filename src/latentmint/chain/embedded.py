@@ -76,21 +76,28 @@ class Scan:
     torn: bool = False  # the bytes after `end` are an incomplete last write (a crash)
 
 
+def _batch_end(raw: bytes, pos: int, sync: int) -> int | None:
+    """Where the batch starting at `pos` ends, when it is whole and checks out (marker, length, crc); else None."""
+    if raw[pos : pos + sync] != SYNC[:sync] or pos + sync + _HEADER.size > len(raw):
+        return None
+    length, crc = _HEADER.unpack_from(raw, pos + sync)
+    body_at = pos + sync + _HEADER.size
+    if body_at + length > len(raw) or zlib.crc32(raw[body_at : body_at + length]) != crc:
+        return None
+    return body_at + length
+
+
 def scan_log(raw: bytes, start: int, data: dict[bytes, bytes] | None, v1: bool = False) -> Scan:
     """Read batches from `start`, applying each to `data`; stop at the first that does not check out."""
     pos, count, sync = start, 0, 0 if v1 else len(SYNC)
     while pos < len(raw):
-        ok = raw[pos : pos + sync] == SYNC[:sync] and pos + sync + _HEADER.size <= len(raw)
-        if ok:
-            length, crc = _HEADER.unpack_from(raw, pos + sync)
-            body_at = pos + sync + _HEADER.size
-            ok = body_at + length <= len(raw) and zlib.crc32(raw[body_at : body_at + length]) == crc
-        if not ok:
+        end = _batch_end(raw, pos, sync)
+        if end is None:
             later = _valid_batch_after(raw, pos, v1)
             return Scan(pos, count, len(raw), damaged_at=pos if later else None, torn=not later)
         if data is not None:
-            _apply(raw[body_at : body_at + length], data)
-        pos, count = body_at + length, count + 1
+            _apply(raw[pos + sync + _HEADER.size : end], data)
+        pos, count = end, count + 1
     return Scan(pos, count, len(raw))
 
 
@@ -101,15 +108,9 @@ def _valid_batch_after(raw: bytes, pos: int, v1: bool) -> bool:
             return False
         return pos + _HEADER.size + _HEADER.unpack_from(raw, pos)[0] < len(raw)
     q = raw.find(SYNC, pos + 1)
-    while q != -1:
-        at = q + len(SYNC)
-        if at + _HEADER.size <= len(raw):
-            length, crc = _HEADER.unpack_from(raw, at)
-            body = raw[at + _HEADER.size : at + _HEADER.size + length]
-            if len(body) == length and zlib.crc32(body) == crc:
-                return True
+    while q != -1 and _batch_end(raw, q, len(SYNC)) is None:
         q = raw.find(SYNC, q + 1)
-    return False
+    return q != -1
 
 
 class LogDB:
@@ -138,7 +139,7 @@ class LogDB:
             raise LatentmintError(f"{self.path}: not a latentmint chain log")
         self._data, self._pending = {}, {}
         scan = scan_log(raw, len(MAGIC), self._data, v1)
-        self._check(scan)
+        self._check(scan.damaged_at, scan.batches)
         self._log_bytes, self._inode = scan.end, os.stat(self.path).st_ino
         if scan.torn:
             self.dropped = scan
@@ -147,10 +148,10 @@ class LogDB:
         if v1:
             self._rewrite()
 
-    def _check(self, scan: Scan) -> None:
-        if scan.damaged_at is not None:
+    def _check(self, damaged_at: int | None, batches_before: int) -> None:
+        if damaged_at is not None:
             raise ChainLogDamaged(
-                f"{self.path}: damaged at byte {scan.damaged_at} (batch {scan.batches + 1} fails its checksum) and valid blocks follow it; "
+                f"{self.path}: damaged at byte {damaged_at} (batch {batches_before + 1} fails its checksum) and valid blocks follow it; "
                 "the file is left as it is: run `latentmint doctor --repair-chain` to keep the blocks before the damage (the damaged file is kept as a copy)"
             )
 
@@ -170,7 +171,7 @@ class LogDB:
             tail = f.read()
         self._pending = {}
         scan = scan_log(tail, 0, self._data)
-        self._check(Scan(self._log_bytes + scan.end, scan.batches, st.st_size, None if scan.damaged_at is None else self._log_bytes + scan.damaged_at))
+        self._check(None if scan.damaged_at is None else self._log_bytes + scan.damaged_at, scan.batches)
         self._log_bytes += scan.end
         if scan.torn:
             self.dropped = Scan(self._log_bytes, scan.batches, st.st_size, torn=True)

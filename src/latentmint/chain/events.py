@@ -68,7 +68,8 @@ class ChainIndex:
         from latentmint.storage.store import open_store
 
         d, changed, blocks = self.doc, False, set()
-        moved = bool(d["head"]) and (d["head"]["number"] != head or d["head"]["hash"] != hexstr(self.net.w3.eth.get_block(head)["hash"]))
+        head_hash = hexstr(self.net.w3.eth.get_block(head)["hash"])
+        moved = bool(d["head"]) and (d["head"]["number"] != head or d["head"]["hash"] != head_hash)
         for coll in collections:
             first = self._rescan_from(coll.address, head, moved)
             if first is None:
@@ -95,7 +96,7 @@ class ChainIndex:
             d["times"][str(block)] = self.net.w3.eth.get_block(block)["timestamp"]
         if changed:
             anchor = max(0, head - REORG_DEPTH)
-            d["head"] = {"number": head, "hash": hexstr(self.net.w3.eth.get_block(head)["hash"]), "anchor": {"number": anchor, "hash": hexstr(self.net.w3.eth.get_block(anchor)["hash"])}}
+            d["head"] = {"number": head, "hash": head_hash, "anchor": {"number": anchor, "hash": hexstr(self.net.w3.eth.get_block(anchor)["hash"])}}
             atomic_write_json(self.path, d)
         return changed
 
@@ -190,14 +191,14 @@ def deployment_block(studio: Studio, net: Network, address: str, head: int) -> i
         return 0
 
 
-def logs_in_ranges(event: Any, first: int, last: int, max_range: int = MAX_RANGE) -> Any:
+def logs_in_ranges(event: Any, first: int, last: int, max_range: int = MAX_RANGE, argument_filters: dict[str, Any] | None = None) -> Any:
     """The event's logs from block `first` to `last`, in ranges of at most `max_range` blocks, halving the range
     while the provider refuses it as too large (or as returning too many results)."""
     step, lo = max_range, first
     while lo <= last:
         hi = min(last, lo + step - 1)
         try:
-            logs = event.get_logs(from_block=lo, to_block=hi)
+            logs = event.get_logs(from_block=lo, to_block=hi, argument_filters=argument_filters)
         except Exception as exc:
             message = str(exc).lower()
             if step > 1 and any(word in message for word in RANGE_REFUSALS):

@@ -84,13 +84,15 @@ def collection_metadata(studio: Studio, artist: str, receiver: str, royalty_bps:
 
 def ensure_contract_uri(studio: Studio, net: Network, key: bytes, coll: Any, artist: str, image_cid: str | None = None) -> str:
     """Store the collection's metadata by CID and point contractURI() at it when it says anything else."""
-    current = coll.functions.contractURI().call()
+    from latentmint.chain.events import METADATA_LIMIT
+
+    store, current = open_store(studio), coll.functions.contractURI().call()
     if current.startswith("ipfs://"):  # keep the image chosen before (the first work's still)
         with contextlib.suppress(LatentmintError, ValueError, AttributeError):
-            image_cid = (json.loads(open_store(studio).cat(current.removeprefix("ipfs://"), limit=1 << 20)).get("image") or "").removeprefix("ipfs://") or image_cid
+            image_cid = (json.loads(store.cat(current.removeprefix("ipfs://"), limit=METADATA_LIMIT)).get("image") or "").removeprefix("ipfs://") or image_cid
     receiver, bps = coll.functions.royaltyInfo(0, 10_000).call()
     doc = collection_metadata(studio, artist, receiver, bps, image_cid)
-    uri = "ipfs://" + open_store(studio).put_bytes(json.dumps(doc, indent=1).encode(), "collection.json")
+    uri = "ipfs://" + store.put_bytes(json.dumps(doc, indent=1).encode(), "collection.json")
     if uri != current:
         send(net, key, call_tx(coll, "setContractURI", uri), "setting the collection's metadata (contractURI)")
     return uri
@@ -166,9 +168,12 @@ class Minted:
         return {"work": self.work.id, "token_id": self.token_id, "tx": self.tx, "token_uri": self.token_uri, "image_cid": self.image_cid, "recovered": self.recovered, "reminted": self.reminted, "already": self.already}
 
 
-def _transfer_from_zero(coll: Any, token_id: int) -> Any:
-    logs = coll.events.Transfer().get_logs(from_block=0, argument_filters={"tokenId": token_id, "from": "0x" + "00" * 20})
-    return logs[0] if logs else None
+def _transfer_from_zero(studio: Studio, net: Network, coll: Any, token_id: int) -> Any:
+    from latentmint.chain.events import deployment_block, logs_in_ranges  # the event index builds on this module
+
+    head = net.w3.eth.block_number
+    logs = logs_in_ranges(coll.events.Transfer(), deployment_block(studio, net, coll.address, head), head, argument_filters={"tokenId": token_id, "from": "0x" + "00" * 20})
+    return next(logs, None)
 
 
 def mint_works(studio: Studio, net: Network, keys: Any, works: Sequence[Work], royalty_bps: int | None = None, progress: Callable[[int, int], None] | None = None) -> list[Minted]:
@@ -194,12 +199,14 @@ def mint_works(studio: Studio, net: Network, keys: Any, works: Sequence[Work], r
         default_bps = royalty_bps if royalty_bps is not None else parse_royalty(str(studio.setting("chain", "royalty", "7.5")))
         coll = collection_for(studio, net, keys.eth_key, artist, keys.identity.name, default_bps)
         store = open_store(studio)
-        pending, minted = [], []
+        pending, minted, first_image = [], [], None
         for i, w in enumerate(works):
             c = w.record["certificate"]
             if (t := token_of(w, net)) is not None:
                 if token_exists(net, t["collection"], int(t["token_id"])):
                     minted.append(Minted(w, int(t["token_id"]), t["tx"], t["token_uri"], t["image_cid"], already=True))
+                    if progress:
+                        progress(i + 1, len(works) + 1)
                     continue
                 warn(f"{w.id}: work.json records token {int(t['token_id']):#x} in {t['collection']} (tx {t['tx']}), but the chain does not have it (a restored backup or a repaired chain.log?); minting it again")
                 t["lost"] = {"found": now_iso(), "head": net.w3.eth.block_number}
@@ -208,11 +215,11 @@ def mint_works(studio: Studio, net: Network, keys: Any, works: Sequence[Work], r
             if sha256_file(path) != c["sha256"]:
                 raise LatentmintError(f"{path}: changed since it was certified; certified files must not be edited")
             media = store_media(store, w, path)
-            image_cid = media["original"]
+            first_image, image_cid = first_image or media["image"], media["original"]
             meta_cid = store.put_bytes(json.dumps(metadata(w, media, c, keys.identity.name, studio.setting("studio", "public_url") or None), indent=1).encode(), f"{w.id}.json")
             token_id = token_id_of(c["sha256"])
             if owner_of(coll, token_id) is not None:
-                event = _transfer_from_zero(coll, token_id)
+                event = _transfer_from_zero(studio, net, coll, token_id)
                 if event is None or event["transactionHash"] is None:
                     raise LatentmintError(f"{w.id}: these bytes are already token {token_id} of {coll.address}, minted elsewhere")
                 minted.append(_record(w, net, coll, token_id, hexstr(event["transactionHash"]), event["blockNumber"], image_cid, meta_cid, royalty_bps, recovered=True))
@@ -220,9 +227,11 @@ def mint_works(studio: Studio, net: Network, keys: Any, works: Sequence[Work], r
                 pending.append((w, token_id, image_cid, meta_cid, t is not None))
             if progress:
                 progress(i + 1, len(works) + 1)
-        if pending or minted:
-            first = pending[0][0] if pending else minted[0].work
-            ensure_contract_uri(studio, net, keys.eth_key, coll, keys.identity.name, store_media(store, first, first.root / first.record["certificate"]["file"])["image"])
+        if first_image is None and minted:  # every work was minted before: the first one's still is the collection's image
+            w = minted[0].work
+            first_image = store_media(store, w, w.root / w.record["certificate"]["file"])["image"]
+        if first_image is not None:
+            ensure_contract_uri(studio, net, keys.eth_key, coll, keys.identity.name, first_image)
         for start in range(0, len(pending), BATCH):
             batch = pending[start : start + BATCH]
             hashes = [t.to_bytes(32, "big") for _, t, _, _, _ in batch]

@@ -59,7 +59,7 @@ def create_split(studio: Studio, net: Network, key: bytes, artist: str, dataset_
     coll = contract(net, "LatentmintCollection", known["collection"])
     bps = coll.functions.royaltyInfo(0, SHARES).call()[1]
     send(net, key, call_tx(coll, "setDefaultRoyalty", splitter, bps), "making the split the royalty receiver")
-    own = own_royalties(coll, known.get("block", 0))
+    own = own_royalties(studio, net, coll)
     for token_id, token_bps in own.items():  # tokens minted with their own --royalty keep their rate, now paid to the split
         if coll.functions.royaltyInfo(token_id, SHARES).call()[0] != splitter:
             send(net, key, call_tx(coll, "setTokenRoyalty", token_id, splitter, token_bps), f"making the split the royalty receiver of token {token_id:#x}")
@@ -73,10 +73,13 @@ def create_split(studio: Studio, net: Network, key: bytes, artist: str, dataset_
     return {"splitter": splitter, "royalty_bps": bps, "tokens_with_own_royalty": len(own), "payees": [{"address": a, "share": s / SHARES} for a, s in plan]}
 
 
-def own_royalties(coll: Any, from_block: int = 0) -> dict[int, int]:
+def own_royalties(studio: Studio, net: Network, coll: Any) -> dict[int, int]:
     """Token id -> basis points, for every token whose own royalty (setTokenRoyalty) is in force."""
+    from latentmint.chain.events import deployment_block, logs_in_ranges
+
     found: dict[int, int] = {}
-    for log in coll.events.RoyaltyUpdated().get_logs(from_block=from_block):
+    head = net.w3.eth.block_number
+    for log in logs_in_ranges(coll.events.RoyaltyUpdated(), deployment_block(studio, net, coll.address, head), head):
         if not log["args"]["allTokens"]:
             found[log["args"]["tokenId"]] = log["args"]["basisPoints"]
     return found

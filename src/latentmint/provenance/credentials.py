@@ -54,19 +54,12 @@ THUMBNAIL_MAX = 1024  # c2pa's own default long edge: a work smaller than this g
 
 
 def _long_edge(data: bytes, fmt: str) -> int | None:
-    """The longest side of an image or video, from its header; None when it cannot be read."""
+    """The longest side of an image or video, from its header; None when it cannot be read (c2pa decides)."""
+    from latentmint.images import media_size
+
     try:
-        if fmt.endswith("mp4"):
-            import av
-
-            with av.open(io.BytesIO(data)) as container:
-                ctx = container.streams.video[0].codec_context
-                return max(ctx.width, ctx.height)
-        from PIL import Image
-
-        with Image.open(io.BytesIO(data)) as im:
-            return max(im.size)
-    except Exception:  # a format PIL/av cannot read: c2pa decides (or skips the thumbnail)
+        return max(media_size(data, f"work.{fmt.rsplit('/', 1)[-1]}"))
+    except Exception:  # any file c2pa can sign but PIL/av cannot size: no thumbnail bound, c2pa's default
         return None
 
 
