@@ -1,7 +1,8 @@
 """The model behind the works: a run's EMA generator, frozen and content-addressed, and rendering with it.
 
-Every work names the exact model that made it: the run's EMA generator is saved as
-`runs/NAME/models/<hash>.pt` (weights and config only), whose content hash goes into work.json.
+Every work names the exact model that made it: the run's EMA generator (and, for a cascade, its upscaler)
+is saved as `runs/NAME/models/<hash>.pt` (weights and config only), whose content hash goes into work.json
+together with one entry per stage that made the pixels.
 """
 
 from __future__ import annotations
@@ -51,10 +52,11 @@ def open_model(studio: Studio, run: str, device: str = "cpu") -> Model:
     if not checkpoint.is_file():
         raise LatentmintError(f"{run_root}: no trained model (train it first: latentmint train DATASET --name {run})")
     state = load_checkpoint(checkpoint)
-    digest = model_hash(state["config"], state["G_ema"])
+    weights = {**state["G_ema"], **{f"upscaler.{k}": v for k, v in state.get("U", {}).items()}}
+    digest = model_hash(state["config"], weights)
     model_file = run_root / "models" / f"{digest[:16]}.pt"
     if not model_file.is_file():
-        save_checkpoint(model_file, {k: state[k] for k in ("config", "G_ema", "step", "dataset")})
+        save_checkpoint(model_file, {k: state[k] for k in ("config", "G_ema", "step", "dataset", "U") if k in state})
     G, _ = load_generator(model_file, device)
     info = {
         "run": run,
@@ -66,8 +68,21 @@ def open_model(studio: Studio, run: str, device: str = "cpu") -> Model:
         "resolution": int(state["config"]["resolution"]),
         "dataset": state["dataset"]["name"],
         "dataset_hash": state["dataset"]["hash"],
+        "stages": model_stages(state),
     }
     return Model(run, G, info)
+
+
+def model_stages(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """Which network made the face and which made the final pixels, as certificates name them."""
+    from latentmint.gan.config import TrainConfig
+    from latentmint.gan.upscale import describe_upscaler
+
+    config = TrainConfig.from_json(state["config"])
+    face = {"name": "face", "arch": config.arch, "resolution": config.generator_resolution, "steps": int(state["step"])}
+    if not config.upscale_from:
+        return [face]
+    return [face, {**describe_upscaler(config), "steps": int(state.get("u_step", 0))}]
 
 
 @torch.no_grad()

@@ -105,13 +105,13 @@ def print_ingest_report(report: Any, shown: int = 15) -> None:
 def demo(
     photos: Annotated[Optional[Path], typer.Option(help="Folder of photos (default: ../shared/datasets/london when present).", show_default=False)] = None,
     studio: Annotated[Path, typer.Option("--studio", help="Studio folder for the demo (created, or resumed when it exists).")] = Path("demo-studio"),
-    train_time: Annotated[str, typer.Option("--train-time", help="How long to train the 64 px model, e.g. 4m.")] = "4m",
+    train_time: Annotated[str, typer.Option("--train-time", help="How long to train the 256 px model (64 px faces, then the upscaler), e.g. 5m.")] = "5m",
     as_json: JsonOpt = False,
 ) -> None:
     """The main job end to end on a demo studio: photos to a trained model, certified works, tokens, a sale, verified files."""
 
     from latentmint.chain.mint import token_of
-    from latentmint.demo import run_demo
+    from latentmint.demo import RUN, run_demo
     from latentmint.gan.config import parse_duration
 
     quiet = as_json and not err.is_terminal
@@ -140,7 +140,7 @@ def demo(
     table.add_column("where", overflow="fold")
     table.add_row("studio", str(result.studio.root))
     table.add_row("dataset", str(result.ingest.dataset))
-    run = result.studio.runs / "demo-64"
+    run = result.studio.runs / RUN
     table.add_row("training run", f"{run}  ({'trained ' + str(trained['steps']) + ' steps' if trained else 'already trained'})")
     table.add_row("samples", str(run / "samples"))
     table.add_row("loss curve", str(run / "loss.png"))

@@ -21,7 +21,7 @@ def train(
     dataset: Annotated[Optional[str], typer.Argument(help="Dataset name (datasets/NAME); not needed with --resume.", show_default=False)] = None,
     name: Annotated[Optional[str], typer.Option("--name", help="Run name (runs/NAME; default: the dataset's name).", show_default=False)] = None,
     steps: Annotated[Optional[int], typer.Option(help="Steps to train (default 2600, or the run's own when resuming).", min=1, show_default=False)] = None,
-    time_budget: Annotated[Optional[str], typer.Option("--time-budget", help="Stop after this long instead, e.g. 30m or 1h30m (whichever comes first).", show_default=False)] = None,
+    time_budget: Annotated[Optional[str], typer.Option("--time-budget", help="Train this long in all, e.g. 30m or 1h30m (whichever comes first with the steps); a cascade splits it between its stages.", show_default=False)] = None,
     resolution: Annotated[Optional[int], typer.Option(help="Train at this size (default: the dataset's); lower sizes are resampled on load.", show_default=False)] = None,
     preset: Annotated[Optional[str], typer.Option(help="Preset (default: faces-<R>-cpu on a CPU, faces-<R> on a GPU).", show_default=False)] = None,
     batch: Annotated[Optional[int], typer.Option(help="Batch size (overrides the preset).", min=1, show_default=False)] = None,
@@ -68,6 +68,8 @@ def train(
     if as_json:
         emit(result.to_json())
         return
+    for stage in result.stages if len(result.stages) > 1 else []:  # a cascade: what each stage did
+        out.print(f"stage {stage['name']}: {stage['steps']} steps at {stage['resolution']} px in {stage['seconds']:.0f} s")
     out.print(
         f"trained {result.steps} steps ({result.seconds_per_step:.3f} s/step on {result.device}, stopped by {result.stopped_by})\n"
         f"run: {result.run}\ncheckpoint: {result.checkpoint}\nsamples: {result.run / 'samples'}   loss curve: {result.run / 'loss.png'}"
@@ -77,14 +79,20 @@ def train(
 @contextmanager
 def training_bar(quiet: bool) -> Iterator[Callable[[int, int, dict[str, float]], None]]:
     bar = Progress(
-        TextColumn("train", style="bold"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[stats]}"),
+        TextColumn("train {task.description}", style="bold"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[stats]}"),
         TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=err, disable=quiet,
     )  # fmt: skip
-    task = bar.add_task("train", total=None, stats="")
+    tasks: dict[str, int] = {}
 
-    def update(step: int, total: int, stats: dict[str, float]) -> None:
-        text = f"D {stats['loss_d']:.3f} G {stats['loss_g']:.3f} p {stats['p']:.2f} {stats['images_per_s']:.0f} img/s"
-        bar.update(task, completed=step, total=total, stats=text)
+    def update(step: int, total: int, stats: dict) -> None:
+        stage = stats.get("stage", "")
+        if stage not in tasks:  # each stage of a cascade gets its own bar (its own steps and ETA)
+            tasks[stage] = bar.add_task(stage, total=None, stats="")
+        if "loss_d" in stats:
+            text = f"D {stats['loss_d']:.3f} G {stats['loss_g']:.3f} p {stats['p']:.2f} {stats['images_per_s']:.0f} img/s"
+        else:
+            text = f"L1 {stats['loss_l1']:.4f} perceptual {stats['loss_perceptual']:.3f}"
+        bar.update(tasks[stage], completed=step, total=total, stats=text)
 
     with bar:
         yield update

@@ -47,15 +47,22 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu", requir
 
 
 def load_generator(path: Path, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
-    """The EMA generator of a checkpoint, in eval mode, and the checkpoint's config."""
+    """The EMA generator of a checkpoint (for a cascade, followed by its upscaler), in eval mode, and the checkpoint."""
     from latentmint.gan.config import TrainConfig
     from latentmint.gan.networks import build
+    from latentmint.gan.upscale import Cascade, build_upscaler
 
     state = load_checkpoint(path, map_location=device)
     config = TrainConfig.from_json(state["config"])
-    G, _ = build(config.arch, config.resolution, config.z_dim, config.ngf, config.ndf)
+    G, _ = build(config.arch, config.generator_resolution, config.z_dim, config.ngf, config.ndf)
     try:
         G.load_state_dict(state["G_ema"])
+        if config.upscale_from:
+            if "U" not in state:
+                raise LatentmintError(f"{path}: the upscaler has not been trained yet (resume the run to finish its second stage)")
+            U = build_upscaler(config)
+            U.load_state_dict(state["U"])
+            G = Cascade(G, U)
     except (KeyError, RuntimeError) as exc:
         raise LatentmintError(f"{path}: generator weights do not match its own config ({str(exc).splitlines()[0][:160]})") from exc
     return G.to(device).eval().requires_grad_(False), state

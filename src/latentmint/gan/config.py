@@ -19,7 +19,17 @@ class TrainConfig:
     preset: str = ""
     arch: str = "fastgan"  # fastgan | dcgan (the baseline)
     discriminator: str = "own"  # own (the arch's) | projected (frozen EfficientNet-Lite0 features, Projected GAN)
-    resolution: int = 64
+    resolution: int = 64  # the works' size
+    # A cascade: the generator trains at `upscale_from` px and an upscaler, trained on the same photos, takes
+    # its faces to `resolution` (0: the generator itself works at `resolution`).
+    upscale_from: int = 0
+    upscale_width: int = 48
+    upscale_blocks: int = 8
+    upscale_batch: int = 16
+    upscale_steps: int = 3000
+    upscale_share: float = 0.35  # with a time budget: the upscaler's share of it
+    upscale_perceptual: float = 0.5  # weight of the perceptual (frozen EfficientNet-Lite0 features) loss
+    lr_u: float = 2e-4
     z_dim: int = 256
     ngf: int = 64
     ndf: int = 64
@@ -50,7 +60,16 @@ class TrainConfig:
 
     @property
     def resolution_ok(self) -> bool:
-        return self.resolution in (64, 128, 256, 512, 1024)
+        sizes = (64, 128, 256, 512, 1024)
+        return self.resolution in sizes and (not self.upscale_from or (self.upscale_from in sizes and self.upscale_from < self.resolution))
+
+    @property
+    def generator_resolution(self) -> int:
+        """The size the face generator trains and draws at (below `resolution` in a cascade)."""
+        return self.upscale_from or self.resolution
+
+    def stages(self) -> list[str]:
+        return ["generator", "upscaler"] if self.upscale_from else ["generator"]
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -71,7 +90,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     "faces-64": dict(resolution=64, ngf=64, ndf=64, batch=32),
     "faces-128-cpu": dict(resolution=128, ngf=16, ndf=16, batch=8, eval_samples=200),
     "faces-128": dict(resolution=128, ngf=64, ndf=64, batch=32),
-    "faces-256-cpu": dict(resolution=256, ngf=8, ndf=8, batch=8, eval_samples=200),
+    # 256 px on a CPU is a cascade: the 64 px preset's generator, then a x4 upscaler trained on the same photos;
+    # a 256 px generator learns far fewer faces per CPU-minute (see docs/benchmarks.md).
+    "faces-256-cpu": dict(resolution=256, upscale_from=64, ngf=24, ndf=24, batch=16, eval_samples=200),
     "faces-256": dict(resolution=256, ngf=64, ndf=64, batch=16),
     "faces-512": dict(resolution=512, ngf=64, ndf=64, batch=8),
     "faces-1024": dict(resolution=1024, ngf=64, ndf=64, batch=8),

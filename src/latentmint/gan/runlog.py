@@ -19,7 +19,7 @@ from latentmint.files import atomic_write_bytes, atomic_write_json
 from latentmint.gan.data import to_uint8
 from latentmint.images import grid, png_bytes, pyplot, save_figure
 
-FIELDS = ["step", "time", "loss_d", "loss_g", "loss_rec", "logits_real", "p", "rt", "images_per_s", "seconds_per_step", "swd_train", "fid_train", "kid_train"]
+FIELDS = ["step", "time", "loss_d", "loss_g", "loss_rec", "logits_real", "p", "rt", "images_per_s", "seconds_per_step", "loss_l1", "loss_perceptual", "swd_train", "fid_train", "kid_train"]
 LOG_EVERY = 10
 
 
@@ -76,10 +76,12 @@ class RunLog:
         }
         atomic_write_json(path, doc)
 
-    def finish(self, *, status: str, step: int, seconds_per_step: float, stopped_by: str) -> None:
+    def finish(self, *, status: str, step: int, seconds_per_step: float, stopped_by: str, stages: list[dict] | None = None) -> None:
         path = self.root / "run.json"
         doc = json.loads(path.read_text())
         doc.update(status=status, step=step, finished=now_iso(), stopped_by=stopped_by)
+        if stages and len(stages) > 1:
+            doc["stages"] = stages
         doc["sessions"][-1].update(to_step=step, seconds_per_step=round(seconds_per_step, 4) if seconds_per_step == seconds_per_step else None)
         atomic_write_json(path, doc)
         self.close()
@@ -130,12 +132,15 @@ class RunLog:
 
     @torch.no_grad()
     def sample_grid(self, step: int, G_ema: torch.nn.Module, fixed_z: torch.Tensor) -> Path:
+        """samples/step-N.png; a cascade's final samples are step-N-<R>px.png, 12 of them at full size."""
+        full = hasattr(G_ema, "upscaler")  # a cascade: its point is the detail, so show it at full size
+        fixed_z = fixed_z[:12] if full else fixed_z
         with torch.random.fork_rng(devices=[fixed_z.device] if fixed_z.device.type == "cuda" else []):
             torch.manual_seed(0)  # the noise inputs too: the same seeds show the same faces every time
             images = to_uint8(G_ema(fixed_z))
         tiles = [Image.fromarray(im.permute(1, 2, 0).numpy()) for im in images]
-        cell = max(64, min(images.shape[-1], 128))
-        path = self.root / "samples" / f"step-{step:06d}.png"
+        cell = images.shape[-1] if full else max(64, min(images.shape[-1], 128))
+        path = self.root / "samples" / (f"step-{step:06d}-{images.shape[-1]}px.png" if full else f"step-{step:06d}.png")
         atomic_write_bytes(path, png_bytes(grid(tiles, cell, columns=6)))
         self._writer().add_images("samples", images[:16].float() / 255.0, step)
         return path
@@ -183,8 +188,11 @@ class RunLog:
 
 def pretrained_networks(config) -> list[dict]:
     """Every pretrained network the training used (name, version, licence, sha256): run.json and certificates name them."""
-    if getattr(config, "discriminator", "own") == "projected":
-        from latentmint.gan.projected import describe_backbone
+    from latentmint.gan.projected import describe_backbone
 
-        return [{**describe_backbone(), "role": "discriminator features (frozen)"}]
-    return []
+    used = []
+    if getattr(config, "discriminator", "own") == "projected":
+        used.append({**describe_backbone(), "role": "discriminator features (frozen)"})
+    if getattr(config, "upscale_from", 0) and getattr(config, "upscale_perceptual", 0):
+        used.append({**describe_backbone(), "role": "the upscaler's perceptual loss (frozen features)"})
+    return used

@@ -3,7 +3,9 @@
 One step = one discriminator update (hinge loss on augmented real and fake images, plus the
 reconstruction loss on real ones) and one generator update, then the EMA generator follows.
 Everything random is drawn from generators whose state the checkpoint keeps, so `--resume` continues
-exactly where a killed run stopped. Under torchrun each process trains on its share of the batch and
+exactly where a killed run stopped. A cascade (`upscale_from`) has a second stage: once the generator
+is done, an upscaler learns to take its faces to the final size (gan/upscale.py); the time budget is
+split between the stages and a run resumes in whichever stage it stopped. Under torchrun each process trains on its share of the batch and
 gradients are averaged across processes (data parallel).
 """
 
@@ -32,9 +34,10 @@ from latentmint.gan.config import TrainConfig, changed_from_preset
 from latentmint.gan.data import load_faces, to_float
 from latentmint.gan.networks import build, reconstruction_targets
 from latentmint.gan.runlog import RunLog
+from latentmint.gan.upscale import Cascade
 from latentmint.studio import Studio
 
-Progress = Callable[[int, int, dict[str, float]], None]
+Progress = Callable[[int, int, dict[str, Any]], None]  # (step, total, stats incl. "stage")
 
 
 @dataclass
@@ -45,9 +48,12 @@ class TrainResult:
     checkpoint: Path
     device: str
     stopped_by: str  # steps | time_budget
+    resolution: int = 64
+    stages: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # {name, resolution, steps, seconds}
 
     def to_json(self) -> dict[str, Any]:
-        return {"run": str(self.run), "steps": self.steps, "seconds_per_step": round(self.seconds_per_step, 4), "checkpoint": str(self.checkpoint), "device": self.device}
+        doc = {"run": str(self.run), "steps": self.steps, "seconds_per_step": round(self.seconds_per_step, 4), "checkpoint": str(self.checkpoint), "device": self.device, "resolution": self.resolution}
+        return {**doc, "stages": self.stages} if len(self.stages) > 1 else doc
 
 
 @dataclass
@@ -146,7 +152,7 @@ def train(
     if resume:
         state = load_checkpoint(ckpt_path, required=RESUME_KEYS)
         # The run continues with its own config; only how long and where it runs may change.
-        allowed = {"steps", "time_budget_s", "device", "ckpt_every", "sample_every", "eval_every"}
+        allowed = {"steps", "upscale_steps", "time_budget_s", "device", "ckpt_every", "sample_every", "eval_every"}
         changes = {k: v for k, v in (resume_changes or {}).items() if k in allowed}
         config = dataclasses.replace(TrainConfig.from_json(state["config"]), **changes)
         dataset_name = state["dataset"]["name"]
@@ -165,10 +171,10 @@ def train(
     dist = _setup_device(config)
     cuda = dist.device.type == "cuda"
     fmt = torch.channels_last if config.channels_last else torch.contiguous_format
-    images = load_faces(dataset, config.resolution)
+    images = load_faces(dataset, config.generator_resolution)
 
     torch.manual_seed(config.seed)  # every process starts from the same weights
-    G, D = build(config.arch, config.resolution, config.z_dim, config.ngf, config.ndf, config.discriminator)
+    G, D = build(config.arch, config.generator_resolution, config.z_dim, config.ngf, config.ndf, config.discriminator)
     torch.manual_seed(config.seed + dist.rank)  # ... and draws its own latents and augmentations
     G, D = G.to(dist.device, memory_format=fmt), D.to(dist.device, memory_format=fmt)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
@@ -178,6 +184,9 @@ def train(
     data_gen = torch.Generator().manual_seed(config.seed * 7919 + dist.rank)
     step, elapsed_before = 0, 0.0
     transferred = None
+    stage = state.get("stage", "generator") if state is not None else "generator"
+    generator_seconds = float(state.get("generator_seconds", 0.0)) if state is not None else 0.0
+    upscaler: Upscaling | None = None
     if state is not None:
         G.load_state_dict(state["G"])
         D.load_state_dict(state["D"])
@@ -210,26 +219,32 @@ def train(
         )
     fixed_z = torch.randn(config.sample_seeds, config.z_dim, generator=torch.Generator().manual_seed(config.seed + 12345)).to(dist.device)
 
+    def elapsed() -> float:
+        """Training time of the whole run, over every session: the time budget is the run's, not a session's."""
+        return elapsed_before + (time.monotonic() - started)
+
     def checkpoint() -> None:
         if not dist.main:
             return
         save_checkpoint(
             ckpt_path,
             {
-                "step": step, "elapsed": elapsed_before + (time.monotonic() - started),
+                "step": step, "elapsed": elapsed(), "stage": stage, "generator_seconds": generator_seconds,
                 "config": config.to_json(), "dataset": {"name": dataset.name, "hash": dataset.content_hash()},
                 "G": G.state_dict(), "D": D.state_dict(), "G_ema": G_ema.state_dict(),
                 "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "ada": ada.state_dict(),
-                "rng": _capture_rng(data_gen, cuda),
+                "rng": _capture_rng(data_gen, cuda), **(upscaler.state_dict() if upscaler else {}),
             },
         )  # fmt: skip
 
+    # In a cascade the generator stops at its share of the budget; the upscaler gets the rest.
+    generator_budget = config.time_budget_s * (1 - config.upscale_share) if config.upscale_from else config.time_budget_s
     started = time.monotonic()
     step_times: list[float] = []
     stopped_by = "steps"
     try:
-        while step < config.steps:
-            if config.time_budget_s and time.monotonic() - started >= config.time_budget_s:
+        while stage == "generator" and step < config.steps:
+            if generator_budget and elapsed() >= generator_budget:
                 stopped_by = "time_budget"
                 break
             t0 = time.perf_counter()
@@ -260,23 +275,92 @@ def train(
             if step % config.ckpt_every == 0:
                 checkpoint()
             if progress and dist.main:
-                total = config.steps
-                if config.time_budget_s:  # the bar ends where the budget will stop the run
-                    remaining = config.time_budget_s - (time.monotonic() - started)
-                    total = min(total, step + int(max(remaining, 0.0) / statistics.fmean(step_times[-50:])))
-                progress(step, total, stats)
+                progress(step, _bar_total(step, config.steps, generator_budget - elapsed() if generator_budget else None, step_times), {**stats, "stage": _stage_label(config, "generator")})
+        if stage == "generator" and config.upscale_from:
+            generator_seconds, stage = elapsed(), "upscaler"
+            if dist.main:
+                log.sample_grid(step, G_ema, fixed_z)
+        if stage == "upscaler" and dist.main:
+            upscaler = Upscaling(config, dataset, images, dist.device, state if state is not None and "U" in state else None)
+            checkpoint()  # the stage boundary: a rerun continues from here, bit for bit
+            stopped_by = upscaler.run(config, elapsed, checkpoint, log, step, progress)
     except KeyboardInterrupt:
         checkpoint()
         if dist.main:
             log.finish(status="interrupted", step=step, seconds_per_step=_median(step_times), stopped_by="interrupt")
         raise
     checkpoint()
+    stages = [{"name": "generator", "resolution": config.generator_resolution, "steps": step, "seconds": round(generator_seconds or elapsed(), 1)}]
     if dist.main:
-        if step % config.sample_every:
-            log.sample_grid(step, G_ema, fixed_z)
-        log.evaluate(step, G_ema, images, config, inception)
-        log.finish(status="completed", step=step, seconds_per_step=_median(step_times), stopped_by=stopped_by)
-    return TrainResult(root, step, _median(step_times), ckpt_path, dist.device.type, stopped_by)
+        final, final_images = G_ema, images
+        if upscaler is not None:
+            final, final_images = Cascade(G_ema, upscaler.U.eval()), upscaler.big
+            stages.append({"name": "upscaler", "resolution": config.resolution, "steps": upscaler.step, "seconds": round(elapsed() - generator_seconds, 1)})
+        if step % config.sample_every or upscaler is not None:
+            log.sample_grid(step, final, fixed_z)
+        log.evaluate(step, final, final_images, config, inception)
+        log.finish(status="completed", step=step, seconds_per_step=_median(step_times), stopped_by=stopped_by, stages=stages)
+    return TrainResult(root, step, _median(step_times), ckpt_path, dist.device.type, stopped_by, config.resolution, stages)
+
+
+def _stage_label(config: TrainConfig, stage: str) -> str:
+    if not config.upscale_from:
+        return f"{config.resolution} px"
+    if stage == "generator":
+        return f"1/2 faces {config.generator_resolution} px"
+    return f"2/2 upscaler {config.generator_resolution}->{config.resolution} px"
+
+
+def _bar_total(step: int, steps: int, remaining_s: float | None, step_times: list[float]) -> int:
+    """Where the progress bar ends: the step count, or sooner where the time budget will stop the stage."""
+    if remaining_s is None or not step_times:
+        return steps
+    return min(steps, step + int(max(remaining_s, 0.0) / statistics.fmean(step_times[-50:])))
+
+
+class Upscaling:
+    """The cascade's second stage: the upscaler, its optimiser and its crop sampler, checkpointed with the run."""
+
+    def __init__(self, config: TrainConfig, dataset: Dataset, small: torch.Tensor, device: torch.device, state: dict[str, Any] | None) -> None:
+        from latentmint.gan.upscale import PerceptualLoss, build_upscaler
+
+        self.small, self.big = small, load_faces(dataset, config.resolution)
+        self.device = device
+        torch.manual_seed(config.seed + 1)
+        self.U = build_upscaler(config).to(device)
+        self.opt = torch.optim.Adam(self.U.parameters(), lr=config.lr_u, betas=(0.9, 0.99))
+        self.gen = torch.Generator().manual_seed(config.seed * 7919 + 1)
+        self.perceptual = PerceptualLoss().to(device) if config.upscale_perceptual else None
+        self.step = 0
+        if state is not None:
+            self.U.load_state_dict(state["U"])
+            self.opt.load_state_dict(state["opt_u"])
+            self.gen.set_state(state["u_rng"])
+            self.step = int(state["u_step"])
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"U": self.U.state_dict(), "opt_u": self.opt.state_dict(), "u_rng": self.gen.get_state(), "u_step": self.step}
+
+    def run(self, config: TrainConfig, elapsed: Callable[[], float], checkpoint: Callable[[], None], log: RunLog, offset: int, progress: Progress | None) -> str:
+        from latentmint.gan.upscale import paired_crops, upscaler_step
+
+        self.U.train()
+        times: list[float] = []
+        while self.step < config.upscale_steps:
+            if config.time_budget_s and elapsed() >= config.time_budget_s:
+                return "time_budget"
+            t0 = time.perf_counter()
+            lo, hi = paired_crops(self.small, self.big, config.upscale_batch, self.gen, self.U.scale)
+            losses = upscaler_step(self.U, self.opt, to_float(lo).to(self.device), to_float(hi).to(self.device), self.perceptual, config.upscale_perceptual)
+            self.step += 1
+            times.append(time.perf_counter() - t0)
+            log.scalars(offset + self.step, losses)
+            if self.step % config.ckpt_every == 0:
+                checkpoint()
+            if progress:
+                remaining = config.time_budget_s - elapsed() if config.time_budget_s else None
+                progress(self.step, _bar_total(self.step, config.upscale_steps, remaining, times), {**losses, "stage": _stage_label(config, "upscaler")})
+        return "steps"
 
 
 def _inception(studio: Studio, device: torch.device):

@@ -157,7 +157,7 @@ def generated_manifest(record: dict[str, Any], title: str, ingredients: list[dic
         "action": "c2pa.created",
         "digitalSourceType": TRAINED,
         "softwareAgent": {"name": "latentmint", "version": __version__, "org.latentmint.model_sha256": record["machine"]["model_sha256"]},
-        "parameters": {"generation": record["generation"], "model_step": record["machine"]["step"]},
+        "parameters": {"generation": record["generation"], "model_step": record["machine"]["step"], "org.latentmint.stages": record["machine"].get("stages", [])},
     }
     return {
         "claim_generator_info": [{"name": "latentmint", "version": __version__}],

@@ -1,0 +1,113 @@
+"""Cascades: a face generator, then an upscaler trained on the same photos; stages, resume, and what the certificate says."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from latentmint.art.generate import generate
+from latentmint.art.latents import latents
+from latentmint.art.model import open_model, render
+from latentmint.data.ingest import IngestOptions, ingest
+from latentmint.gan.checkpoint import load_checkpoint, load_generator
+from latentmint.gan.config import make_config, pick_preset
+from latentmint.gan.train import train
+from latentmint.gan.upscale import Cascade, Upscaler, paired_crops
+from latentmint.provenance.certify import certify_work
+from latentmint.provenance.identity import create_identity, unlock
+from latentmint.studio import Studio
+
+from conftest import copy_faces
+
+# 64 px faces -> 128 px works keeps the test fast; the 256 px preset is the same code with a x4 upscaler.
+TINY_CASCADE = {
+    "resolution": 128, "upscale_from": 64, "ngf": 8, "ndf": 8, "batch": 4, "steps": 3, "sample_every": 100, "ckpt_every": 100,
+    "eval_samples": 8, "sample_seeds": 4, "upscale_width": 8, "upscale_blocks": 1, "upscale_batch": 2, "upscale_steps": 3,
+}  # fmt: skip
+
+
+@pytest.fixture
+def studio128(studio: Studio, utk540: Path, tmp_path: Path) -> Studio:
+    ingest(copy_faces(utk540, tmp_path / "faces", 12), studio, "faces", IngestOptions(resolution=128, aligned=True, workers=1))
+    return studio
+
+
+def everything(path: Path) -> dict[str, torch.Tensor]:
+    state = load_checkpoint(path)
+    return {f"{net}.{k}": v for net in ("G", "D", "G_ema", "U") for k, v in state[net].items()}
+
+
+def test_an_untrained_upscaler_is_bicubic_and_crops_line_up() -> None:
+    U = Upscaler(scale=4, width=8, blocks=1)
+    x = torch.rand(2, 3, 16, 16) * 2 - 1
+    bicubic = torch.nn.functional.interpolate(x, scale_factor=4, mode="bicubic", align_corners=False).clamp(-1, 1)
+    assert torch.equal(U(x), bicubic)  # training can only add detail to where it starts
+    small = torch.arange(2 * 3 * 40 * 40, dtype=torch.float32).reshape(2, 3, 40, 40)
+    big = small.repeat_interleave(4, -1).repeat_interleave(4, -2)  # each small pixel is a 4x4 block of the big image
+    lo, hi = paired_crops(small, big, 6, torch.Generator().manual_seed(1), 4, crop=8)
+    assert lo.shape == (6, 3, 8, 8) and hi.shape == (6, 3, 32, 32)
+    assert torch.equal(hi[:, :, ::4, ::4], lo)
+
+
+def test_the_256_preset_on_a_cpu_is_a_64_px_generator_and_a_x4_upscaler() -> None:
+    config = make_config(pick_preset(256, "cpu"), {})
+    assert (config.resolution, config.upscale_from, config.generator_resolution, config.stages()) == (256, 64, 64, ["generator", "upscaler"])
+    assert make_config(pick_preset(256, "cuda"), {}).stages() == ["generator"]  # a GPU trains 256 px directly
+
+
+def test_a_staged_run_resumes_bit_exactly_across_the_stage_boundary(studio128: Studio) -> None:
+    config = make_config("faces-256-cpu", TINY_CASCADE)
+    straight = train(studio128, "faces", "straight", config)
+    assert [(s["name"], s["resolution"], s["steps"]) for s in straight.stages] == [("generator", 64, 3), ("upscaler", 128, 3)]
+    assert straight.to_json()["resolution"] == 128 and len(straight.to_json()["stages"]) == 2
+
+    def kill_at(stage: str, at: int):
+        def progress(step: int, total: int, stats: dict) -> None:
+            if stage in stats["stage"] and step == at:
+                raise KeyboardInterrupt
+
+        return progress
+
+    with pytest.raises(KeyboardInterrupt):  # killed in the generator stage ...
+        train(studio128, "faces", "killed", config, progress=kill_at("faces", 2))
+    with pytest.raises(KeyboardInterrupt):  # ... resumed, and killed again in the upscaler stage ...
+        train(studio128, "faces", "killed", None, resume=True, progress=kill_at("upscaler", 1))
+    state = load_checkpoint(studio128.runs / "killed" / "checkpoints" / "latest.pt")
+    assert (state["stage"], state["step"], state["u_step"]) == ("upscaler", 3, 1)
+    resumed = train(studio128, "faces", "killed", None, resume=True)  # ... and finished
+    a, b = everything(straight.checkpoint), everything(resumed.checkpoint)
+    assert a.keys() == b.keys() and any(k.startswith("U.") for k in a)
+    assert all(torch.equal(a[k], b[k]) for k in a), "the resumed cascade diverged from the uninterrupted one"
+
+    run = json.loads((resumed.run / "run.json").read_text())
+    assert [s["name"] for s in run["stages"]] == ["generator", "upscaler"] and run["status"] == "completed"
+    assert any("perceptual" in n["role"] and n["sha256"] for n in run["pretrained"])
+    assert (resumed.run / "samples" / "step-000003-128px.png").is_file()
+    G, _ = load_generator(resumed.checkpoint)
+    assert isinstance(G, Cascade) and G(torch.randn(1, G.z_dim)).shape == (1, 3, 128, 128)
+
+
+def test_cascade_works_are_deterministic_and_their_certificate_names_every_model(studio128: Studio) -> None:
+    train(studio128, "faces", "run", make_config("faces-256-cpu", TINY_CASCADE))
+    model = open_model(studio128, "run")
+    seeds = [5, 9, 11]
+    once = render(model, latents(seeds, model.z_dim), seeds)
+    again = render(model, latents(seeds[::-1], model.z_dim), seeds[::-1])
+    assert once.shape == (3, 3, 128, 128) and torch.equal(once, again.flip(0))  # a seed's image, whatever its batch
+    assert [s["name"] for s in model.info["stages"]] == ["face", "upscale"] and model.info["resolution"] == 128
+
+    create_identity(studio128, "Ada Artist", "pw")
+    work = generate(studio128, "run", [5])[0]
+    with Image.open(work.file) as im:
+        assert im.size == (128, 128)
+    certified = certify_work(studio128, work, unlock(studio128, "pw"), allow_near_copy=True)[0]
+    record = json.loads((certified.root / "creativity.json").read_text())  # the record signed into the file's manifest
+    stages = record["machine"]["stages"]
+    assert [(s["name"], s["resolution"]) for s in stages] == [("face", 64), ("upscale", 128)] and "upscaler" in stages[1]["arch"]
+    assert "upscaled to 128 px" in record["summary"]
+    assert any(n["name"].startswith("EfficientNet-Lite0") for n in record["training"]["pretrained_networks"])
+
