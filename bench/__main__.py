@@ -17,8 +17,8 @@ BENCHMARKS = {
     "lookalike": lookalike.run,  # a few minutes: 2,540 dlib embeddings
     "chain_speed": chain_speed.run,  # ~3 minutes: 10,000 tokens on the embedded chain
     "verify_speed": verify_speed.run,  # ~5 minutes: 10,000 rendered, stored and minted works
-    "train_quality": train_quality.run,
-    "discriminators": discriminators.run,  # ~70 minutes: two 30-minute runs, then FID/KID over 2,000 images each  # ~35 minutes: FastGAN 2,600 steps, then a DCGAN for the same time
+    "train_quality": train_quality.run,  # ~2.5 hours: a 64 px run to 30 and 60 minutes, a 60-minute cascade, FID/KID over 2,000 images each
+    "discriminators": discriminators.run,  # ~70 minutes: two 30-minute runs, then FID/KID over 2,000 images each
 }
 HIDDEN = ("case", "runs", "target")
 

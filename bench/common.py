@@ -59,3 +59,18 @@ def write_result(name: str, rows: list[dict[str, Any]], **extra: Any) -> Path:
     path = RESULTS / f"{name}.json"
     atomic_write_json(path, {"benchmark": name, "when": datetime.now(UTC).isoformat(timespec="seconds"), "machine": machine(), **extra, "rows": rows})
     return path
+
+
+def side_by_side(grids: list[tuple[str, Any]], path: Path) -> None:
+    """Labelled PIL images (sample grids) in one row, saved to `path`."""
+    from PIL import Image, ImageDraw
+
+    w = max(im.width for _, im in grids)
+    h = max(im.height for _, im in grids)
+    sheet = Image.new("RGB", (w * len(grids) + 10 * (len(grids) - 1), h + 24), (255, 255, 255))
+    draw = ImageDraw.Draw(sheet)
+    for i, (label, im) in enumerate(grids):
+        sheet.paste(im, (i * (w + 10), 24))
+        draw.text((i * (w + 10) + 4, 6), label, fill=(0, 0, 0))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(path)

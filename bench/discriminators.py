@@ -15,8 +15,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from bench.common import RESULTS, shared_dataset, utk_studio, write_result
-from bench.train_quality import _side_by_side
+from bench.common import RESULTS, shared_dataset, side_by_side, utk_studio, write_result
 from latentmint.gan.config import make_config
 from latentmint.gan.train import train
 from latentmint.metrics.evaluate import compare_folders, evaluate_run
@@ -39,6 +38,6 @@ def run() -> list[dict]:
             with Image.open(result.run / "samples" / f"step-{result.steps:06d}.png") as im:
                 grids.append((f"{name} D, {result.steps} steps", im.convert("RGB")))
     rows[2]["projected_beats_own"] = rows[2]["kid"] < rows[1]["kid"]
-    _side_by_side(grids, RESULTS / "discriminators_64.png")
+    side_by_side(grids, RESULTS / "discriminators_64.png")
     write_result("discriminators", rows, minutes_per_model=minutes, samples=samples, reference=str(ref))
     return rows
