@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -131,5 +132,98 @@ def test_the_index_reads_in_ranges_retries_rate_limits_and_survives_a_reorg(temp
         assert after["owner"].lower() == bob and [(e["event"], e["to"].lower()) for e in after["events"]][1:] == [("transfer", bob)]
     finally:
         proxy.shutdown()
+        node.terminate()
+        node.wait(10)
+
+
+class LyingGateway(BaseHTTPRequestHandler):
+    """Forwards gateway reads and flips one byte of every answer: a gateway that must not be believed."""
+
+    upstream = ""
+
+    def do_GET(self) -> None:
+        request = urllib.request.Request(self.upstream + self.path, headers={"Accept": self.headers.get("Accept", "*/*")})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            data = bytearray(response.read())
+        data[len(data) // 2] ^= 0x01
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(bytes(data))
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def _serve_in_thread(app: object):
+    import time
+
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return server, f"http://127.0.0.1:{port}"
+
+
+def test_a_stranger_verifies_in_an_empty_folder_through_the_node_and_a_gateway(template: Path, tmp_path: Path) -> None:
+    """No studio: the chain through its RPC URL, metadata and fingerprints through an IPFS gateway (the artist's
+    gallery serves trustless raw blocks), the same verdicts as in the studio; a gateway that alters bytes is
+    an error naming the CID; the cache is kept and reused."""
+    if not ANVIL.exists():
+        pytest.skip("tests/node/node_modules missing: `make test` installs anvil with npm")
+    from PIL import Image
+
+    from latentmint.web.app import create_app
+
+    shutil.copytree(template, tmp_path / "studio")
+    studio = init_studio(tmp_path / "studio")
+    port = free_port()
+    rpc = f"http://127.0.0.1:{port}"
+    node = _start_anvil(port, tmp_path / "anvil-state.json")
+    gallery, gateway = _serve_in_thread(create_app(studio))
+    LyingGateway.upstream = gateway
+    liar = ThreadingHTTPServer(("127.0.0.1", free_port()), LyingGateway)
+    threading.Thread(target=liar.serve_forever, daemon=True).start()
+    try:
+        net = connect(studio, rpc)
+        send(net, ANVIL_KEY, {"to": unlock(studio, PASSWORD).identity.address, "value": net.w3.to_wei(10, "ether")}, "funding the artist")
+        minted = json.loads(cli(studio, "mint", "all", "--network", rpc, "--json").stdout)["minted"]
+        collection = next(d for d in json.loads((studio.chain / "deployments.json").read_text()).values() if d.get("network") == rpc)["collection"]
+        work = next(w for w in list_works(studio) if w.id == minted[0]["work"])
+        original = work.root / work.record["certificate"]["file"]
+        copy = tmp_path / "found-online.jpg"
+        with Image.open(original) as im:
+            im.convert("RGB").save(copy, quality=70)
+        in_studio = [json.loads(cli(studio, "verify", str(f), "--network", rpc, "--json").stdout) for f in (original, copy)]
+        assert [v["verdict"] for v in in_studio] == ["AUTHENTIC", "COPY"]
+
+        empty = tmp_path / "empty"
+        empty.mkdir()
+
+        def stranger(file: Path, ipfs: str, cache: Path) -> subprocess.CompletedProcess[str]:
+            env = {**os.environ, "LATENTMINT_CACHE": str(cache)}
+            args = ["verify", str(file), "--network", rpc, "--collection", collection, "--ipfs", ipfs, "--json"]
+            return subprocess.run([sys.executable, "-m", "latentmint", *args], capture_output=True, text=True, env=env, cwd=empty, timeout=300)
+
+        for _ in range(2):  # the second time from the cache it kept
+            outside = [stranger(f, gateway, tmp_path / "cache") for f in (original, copy)]
+            assert all(o.returncode == 0 for o in outside), [o.stderr for o in outside]
+            docs = [json.loads(o.stdout) for o in outside]
+            assert [(d["verdict"], d["token_id"], d["owner"]) for d in docs] == [(v["verdict"], v["token_id"], v["owner"]) for v in in_studio]
+            assert docs[0]["source"]["network"] == rpc and docs[0]["source"]["ipfs"] == gateway and docs[0]["source"]["collection"] == collection
+            assert docs[0]["objects"][0] == {"what": "metadata", "cid": minted[0]["token_uri"].removeprefix("ipfs://")}
+            assert str(tmp_path / "cache") in outside[0].stderr and not list(empty.iterdir())  # nothing written where it ran
+        assert len(list((tmp_path / "cache").glob("verify/*/store/blocks/*"))) >= 2 and list((tmp_path / "cache").glob("verify/*/chain/events-*.json"))
+
+        lied = [stranger(f, f"http://127.0.0.1:{liar.server_address[1]}", tmp_path / "fresh-cache") for f in (original, copy)]
+        for result in lied:
+            assert result.returncode == 1 and "do not hash to that CID" in result.stderr and re.search(r"\bbaf[a-z2-7]{56}\b", result.stderr), result.stderr
+    finally:
+        liar.shutdown()
+        gallery.should_exit = True
         node.terminate()
         node.wait(10)

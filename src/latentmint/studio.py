@@ -37,6 +37,7 @@ OPTIONAL_SETTINGS: dict[tuple[str, str], tuple[type, ...]] = {
     ("studio", "public_url"): (str,),  # where the gallery is published: token metadata links there (external_url)
     ("chain", "royalty"): (str, int, float),
     ("chain", "chain_id"): (int,),
+    ("storage", "gateway"): (str,),  # an IPFS HTTP gateway to fetch missing blocks from (each checked against its CID)
 }
 _TYPE_NAMES = {str: "a string", int: "a number", float: "a number", list: "a list", dict: "a table", bool: "true or false"}
 
@@ -124,6 +125,14 @@ def init_studio(root: Path, name: str | None = None) -> Studio:
         (root / folder).mkdir(exist_ok=True)
     (root / "keys").chmod(0o700)  # the keystores are encrypted, but nobody else need see them
     return studio
+
+
+def set_settings(studio: Studio, changes: dict[str, dict[str, Any]]) -> Studio:
+    """Write `changes` (section -> key -> value) into the studio's latentmint.toml; the updated studio."""
+    settings = _merge(studio.settings, changes)
+    _check_types(studio.root / SETTINGS_FILE, settings)
+    atomic_write_text(studio.root / SETTINGS_FILE, tomli_w.dumps(settings))
+    return Studio(studio.root, settings)
 
 
 def find_studio_root(start: Path) -> Path | None:

@@ -9,11 +9,15 @@ UNKNOWN    none of these.
 
 The fingerprints come from the chain and storage alone (mint events -> tokenURI -> metadata by CID,
 indexed by chain/events.py), so a collection minted elsewhere verifies the same way as the studio's own.
+With no studio at all, `verify_cache` gives a stranger a cache folder that reads the chain through any RPC
+URL and the blocks through any IPFS gateway or Kubo node, each block checked against its CID.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +44,8 @@ class Verification:
     credentials: dict[str, Any] | None = None
     mint_tx: str | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
+    objects: list[dict[str, str]] = field(default_factory=list)  # what was read from storage for the verdict, by CID
+    source: dict[str, Any] | None = None  # where the chain and the blocks were read (network, collection, ipfs)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -88,12 +94,31 @@ def known_tokens(studio: Studio, net: Network, collections: list[Any]) -> KnownT
 
 
 def _token_facts(studio: Studio, net: Network, coll: Any, token_id: int) -> dict[str, Any]:
-    """Owner, creator, history of a token of `coll`; {} when it is not minted there."""
+    """Owner, creator, history of a token of `coll`, and the storage objects it names; {} when it is not minted there."""
     try:
         doc = history(studio, net, token_id, coll.address)
     except LatentmintError:
         return {}
-    return {"owner": doc["owner"], "creator": doc["creator"], "collection": doc["collection"], "events": doc["events"], "mint_tx": doc["events"][0]["tx"] if doc["events"] else None}
+    return {"owner": doc["owner"], "creator": doc["creator"], "collection": doc["collection"], "events": doc["events"], "mint_tx": doc["events"][0]["tx"] if doc["events"] else None, "objects": _objects(studio, doc["token_uri"])}
+
+
+def _objects(studio: Studio, uri: str) -> list[dict[str, str]]:
+    """The token's metadata (read, every block checked against its CID) and the image CID it names."""
+    from latentmint.chain.events import METADATA_LIMIT
+    from latentmint.storage.store import open_store
+
+    if not isinstance(uri, str) or not uri.startswith("ipfs://"):
+        return []
+    cid = uri.removeprefix("ipfs://")
+    found = [{"what": "metadata", "cid": cid}]
+    try:
+        meta = json.loads(open_store(studio).cat(cid, limit=METADATA_LIMIT))
+    except ValueError:
+        return [{**found[0], "error": "not JSON"}]
+    image = meta.get("image") if isinstance(meta, dict) else None
+    if isinstance(image, str) and image.startswith("ipfs://"):
+        found.append({"what": "image", "cid": image.removeprefix("ipfs://")})
+    return found
 
 
 MAX_PIXELS = 40_000_000  # per image (or video frame): a 20 KB PNG can claim 13000 x 13000 px
@@ -127,7 +152,7 @@ def verify_bytes(studio: Studio, net: Network, data: bytes, name: str, trust_anc
         if facts:
             valid = credentials and credentials["credentials"] == "valid"
             reason = "the exact minted bytes" + ("; content credentials valid" if valid else "; no valid content credentials inside")
-            return Verification("AUTHENTIC", token_id, facts["owner"], facts["creator"], reason, facts["collection"], 1.0, credentials, facts["mint_tx"], facts["events"])
+            return Verification("AUTHENTIC", token_id, facts["owner"], facts["creator"], reason, facts["collection"], 1.0, credentials, facts["mint_tx"], facts["events"], facts["objects"])
     known = known_tokens(studio, net, collections)
     key, score = known.index.match(still(data, name))
     tampered = bool(credentials and credentials["credentials"] == "invalid" and "changed after it was signed" in (credentials["reason"] or ""))
@@ -143,7 +168,7 @@ def verify_bytes(studio: Studio, net: Network, data: bytes, name: str, trust_anc
         what = f" of token {hex(copied)}" if copied is not None else ""
         return Verification("TAMPERED", copied, facts.get("owner"), facts.get("creator"), f"content credentials present but the content changed after signing{what}", facts.get("collection"), round(score, 3), credentials)
     if copied is not None and facts:
-        return Verification("COPY", copied, facts["owner"], facts["creator"], f"not the minted file: a copy of token {hex(copied)} (similarity {score:.2f}); the original is held by {facts['owner']}", facts["collection"], round(score, 3), credentials, facts["mint_tx"], facts["events"])
+        return Verification("COPY", copied, facts["owner"], facts["creator"], f"not the minted file: a copy of token {hex(copied)} (similarity {score:.2f}); the original is held by {facts['owner']}", facts["collection"], round(score, 3), credentials, facts["mint_tx"], facts["events"], facts["objects"])
     return Verification("UNKNOWN", None, None, None, f"neither minted nor a copy of any of {len(known.index.keys)} minted works (best similarity {score:.2f}){partial}", None, round(score, 3), credentials)
 
 
@@ -154,3 +179,33 @@ def verify_file(studio: Studio, net: Network, path: Path, trust_anchors: str = "
     except OSError as exc:
         raise LatentmintError(f"{path}: cannot read ({exc.strerror or exc})") from exc
     return verify_bytes(studio, net, data, path.name, trust_anchors, extra_collections)
+
+
+def cache_root() -> Path:
+    """Where verification without a studio keeps what it read (LATENTMINT_CACHE, else the user's cache folder)."""
+    if os.environ.get("LATENTMINT_CACHE"):
+        return Path(os.environ["LATENTMINT_CACHE"]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "latentmint"
+
+
+def verify_cache(network: str, collections: list[str]) -> Studio:
+    """A studio-shaped cache for a stranger's verification: the chain index and every fetched block are kept
+    (they survive restarts), keyed by the RPC URL and collections; nothing in it is ever trusted unchecked."""
+    from latentmint.studio import init_studio, set_settings
+
+    if not network.startswith(("http://", "https://")):
+        raise LatentmintError(f"{network!r}: without a studio, --network must be an http(s) JSON-RPC URL")
+    if not collections:
+        raise LatentmintError("without a studio, name the collection to check: --collection ADDRESS")
+    key = hashlib.sha256("\n".join([network, *sorted(c.lower() for c in collections)]).encode()).hexdigest()[:16]
+    return set_settings(init_studio(cache_root() / "verify" / key), {"chain": {"network": network}})
+
+
+def with_ipfs(studio: Studio, ipfs: str) -> Studio:
+    """The studio reading missing blocks from `ipfs` for this call only: a Kubo RPC API (a URL ending in
+    /api/v0) or an HTTP gateway. latentmint.toml is not changed."""
+    from dataclasses import replace
+
+    url = ipfs.rstrip("/")
+    storage = {**studio.settings.get("storage", {}), **({"kubo_url": url.removesuffix("/api/v0")} if url.endswith("/api/v0") else {"gateway": url})}
+    return replace(studio, settings={**studio.settings, "storage": storage})

@@ -70,12 +70,15 @@ class ChainIndex:
         d, changed, blocks = self.doc, False, set()
         head_hash = hexstr(self.net.w3.eth.get_block(head)["hash"])
         moved = bool(d["head"]) and (d["head"]["number"] != head or d["head"]["hash"] != head_hash)
+        store = open_store(self.studio)
         for coll in collections:
+            for key in [k for k, v in d["tokens"].items() if v is None and k.startswith(f"{coll.address}:")]:
+                d["tokens"][key] = _properties(store, coll, int(key.split(":")[1]))  # unreachable last time: try again
+                changed = changed or d["tokens"][key] is not None
             first = self._rescan_from(coll.address, head, moved)
             if first is None:
                 continue
             self._forget_transfers(coll.address, first)
-            store = open_store(self.studio)
             for log in logs_in_ranges(coll.events.Transfer(), first, head):
                 a, token = log["args"], log["args"]["tokenId"]
                 key = f"{coll.address}:{token}"
@@ -146,7 +149,7 @@ class ChainIndex:
 
     def tokens(self) -> dict[str, dict[str, Any]]:
         """"collection:tokenId" -> the metadata properties read at mint ({} where the store lacked them)."""
-        return self.doc["tokens"]
+        return {k: v or {} for k, v in self.doc["tokens"].items()}
 
 
 def deployment_block(studio: Studio, net: Network, address: str, head: int) -> int:
@@ -209,13 +212,21 @@ def logs_in_ranges(event: Any, first: int, last: int, max_range: int = MAX_RANGE
         lo = hi + 1
 
 
-def _properties(store: Any, coll: Any, token_id: int) -> dict[str, Any]:
+def _properties(store: Any, coll: Any, token_id: int) -> dict[str, Any] | None:
+    """The token's metadata properties; {} when it has none we can read, None when its blocks could not be
+    fetched (tried again on the next top-up). A gateway that sends wrong bytes is an error, not a gap."""
+    from latentmint.storage.store import UntrustedBlock
+
     uri = coll.functions.tokenURI(token_id).call()  # untrusted: the store validates the CID and caps the read
     if not isinstance(uri, str) or not uri.startswith("ipfs://"):
         return {}
     try:
         meta = json.loads(store.cat(uri.removeprefix("ipfs://"), limit=METADATA_LIMIT))
-    except (LatentmintError, ValueError, RecursionError):
-        return {}  # metadata not in this store (e.g. only on IPFS elsewhere), or not metadata at all
+    except UntrustedBlock:
+        raise
+    except LatentmintError:
+        return None if (store.gateway or store.kubo_url) else {}  # not in the store (e.g. only on IPFS elsewhere)
+    except (ValueError, RecursionError):
+        return {}  # not metadata at all
     properties = meta.get("properties") if isinstance(meta, dict) else None
     return dict(properties) if isinstance(properties, dict) else {}

@@ -98,18 +98,32 @@ def verify(
     file: Annotated[Path, typer.Argument(help="Any image or animation file a collector holds.", exists=True, dir_okay=False)],
     collection: Annotated[Optional[list[str]], typer.Option("--collection", help="Also check this collection address (repeatable).", show_default=False)] = None,
     trust: Annotated[Optional[list[Path]], typer.Option("--trust", help="A root certificate (PEM) to trust for content credentials (repeatable).", show_default=False)] = None,
+    ipfs: Annotated[Optional[str], typer.Option("--ipfs", help="Fetch missing blocks from this IPFS gateway (or Kubo RPC API, …/api/v0); each is checked against its CID.", show_default=False)] = None,
     network: NetworkOpt = None,
     studio: StudioOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Is this file a minted original (AUTHENTIC), a COPY of one, TAMPERED since signing, or UNKNOWN?"""
+    """Is this file a minted original (AUTHENTIC), a COPY of one, TAMPERED since signing, or UNKNOWN?
+
+    Needs no studio: in any folder, `--network RPC_URL --collection ADDRESS --ipfs GATEWAY` reads everything
+    from public endpoints and keeps a cache (its folder is printed)."""
     from latentmint.chain.network import connect
     from latentmint.provenance.certify import trust_anchors
-    from latentmint.studio import open_studio
-    from latentmint.verify import verify_file
+    from latentmint.studio import find_studio_root, open_studio
+    from latentmint.verify import verify_cache, verify_file, with_ipfs
 
-    opened = open_studio(studio)
-    found = verify_file(opened, connect(opened, network), file, trust_anchors(opened, trust or []), collection or [])
+    cache = None
+    if studio is None and find_studio_root(Path.cwd()) is None and network:
+        opened = cache = verify_cache(network, collection or [])
+        err.print(f"no studio here: reading {network} and {ipfs or 'no IPFS source'}; cache: {cache.root}")
+    else:
+        opened = open_studio(studio)
+    if ipfs:
+        opened = with_ipfs(opened, ipfs)
+    net = connect(opened, network)
+    found = verify_file(opened, net, file, trust_anchors(opened, trust or []), collection or [])
+    storage = opened.settings.get("storage", {})
+    found.source = {"network": net.name, "chain_id": net.chain_id, "collection": found.collection or (collection or [None])[0], "ipfs": storage.get("gateway") or storage.get("kubo_url") or None, "cache": str(cache.root) if cache else None}
     if as_json:
         emit(found.to_json())
         return

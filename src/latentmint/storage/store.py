@@ -3,6 +3,10 @@
 Blocks are written atomically and named by their CID, so a file stored twice costs nothing and an
 interrupted `put` leaves only whole blocks. With `storage.kubo_url` set, each file is also added (and
 pinned) through Kubo's RPC API, and the CID Kubo reports must equal ours.
+
+A block the store lacks is fetched from the Kubo node (`block/get`) or an IPFS HTTP gateway
+(`storage.gateway`, trustless retrieval: `?format=raw`), checked against its CID before anything reads it
+(a gateway that returns other bytes gets an error naming the CID, never a wrong answer), and kept.
 """
 
 from __future__ import annotations
@@ -23,10 +27,19 @@ MAX_BLOCK = 1 << 20  # a raw leaf is at most 256 KiB, a dag-pb node a few KiB: a
 MAX_FILE = 512 << 20  # what `cat` reassembles at most (metadata is a few KiB, a work a few MB)
 
 
+class UntrustedBlock(LatentmintError):
+    """A gateway or node answered with bytes that are not the block asked for: never used, always reported."""
+
+
+RAW_BLOCK = "application/vnd.ipld.raw"  # the trustless gateway response type (IPFS specs: trustless gateway)
+
+
 class BlockStore:
-    def __init__(self, root: Path, kubo_url: str = "") -> None:
+    def __init__(self, root: Path, kubo_url: str = "", gateway: str = "") -> None:
         self.root = Path(root) / "blocks"
         self.kubo_url = kubo_url.rstrip("/")
+        self.gateway = gateway.rstrip("/")
+        self.fetched: list[str] = []  # CIDs this store fetched from the network, in order
 
     def _path(self, cid: str) -> Path:
         return self.root / cid
@@ -65,12 +78,36 @@ class BlockStore:
             with open(self._path(cid), "rb") as f:
                 data = f.read(MAX_BLOCK + 1)
         except FileNotFoundError as exc:
+            if self.kubo_url or self.gateway:
+                return self._fetch(cid, digest)
             raise LatentmintError(f"{cid}: not in the studio's store ({self.root})") from exc
         except OSError as exc:
             raise LatentmintError(f"{self._path(cid)}: unreadable block ({exc.strerror or exc})") from exc
         if len(data) > MAX_BLOCK or hashlib.sha256(data).digest() != digest:
             raise LatentmintError(f"{self._path(cid)}: the block does not match its CID (damaged or replaced); restore it or re-add the file")
         return data
+
+    def _fetch(self, cid: str, digest: bytes) -> bytes:
+        """The block from the Kubo node or the gateway, kept only if it hashes to its CID."""
+        sources = []
+        if self.kubo_url:
+            sources.append((self.kubo_url, urllib.request.Request(f"{self.kubo_url}/api/v0/block/get?arg={cid}", data=b"", method="POST")))
+        if self.gateway:
+            sources.append((self.gateway, urllib.request.Request(f"{self.gateway}/ipfs/{cid}?format=raw", headers={"Accept": RAW_BLOCK})))
+        failures = []
+        for url, request in sources:
+            try:
+                with urllib.request.urlopen(request, timeout=60) as response:
+                    data = response.read(MAX_BLOCK + 1)
+            except (urllib.error.URLError, OSError) as exc:
+                failures.append(f"{url}: {getattr(exc, 'code', None) or getattr(exc, 'reason', None) or exc}")
+                continue
+            if len(data) > MAX_BLOCK or hashlib.sha256(data).digest() != digest:
+                raise UntrustedBlock(f"{url}: the bytes it returned for {cid} do not hash to that CID (a lying or broken gateway); nothing it sent was used")
+            atomic_write_bytes(self._path(cid), data)
+            self.fetched.append(cid)
+            return data
+        raise LatentmintError(f"{cid}: not in the store ({self.root}) and not fetched ({'; '.join(failures)})")
 
     def cat(self, cid: str, limit: int = MAX_FILE) -> bytes:
         """The file a CID names, reassembled from its blocks (each checked), at most `limit` bytes."""
@@ -143,4 +180,4 @@ def _links(node: bytes) -> list[bytes]:
 
 
 def open_store(studio) -> BlockStore:
-    return BlockStore(studio.store, studio.setting("storage", "kubo_url", "") or "")
+    return BlockStore(studio.store, studio.setting("storage", "kubo_url", "") or "", studio.setting("storage", "gateway", "") or "")

@@ -380,15 +380,20 @@ def create_app(studio: Studio, network: str | None = None, host: str = "127.0.0.
         return response
 
     @app.get("/ipfs/{cid}")
-    def ipfs(cid: str):
+    def ipfs(request: Request, cid: str, format: str = ""):
+        """The file a CID names, or (`?format=raw`, or Accept: application/vnd.ipld.raw) the block itself, as a
+        trustless gateway serves it: the reader checks it against the CID and trusts this server for nothing."""
         from latentmint.storage.cid import check_cid
-        from latentmint.storage.store import open_store
+        from latentmint.storage.store import RAW_BLOCK, open_store
 
+        raw = format == "raw" or RAW_BLOCK in request.headers.get("accept", "")
         try:
             check_cid(cid)
-            data = open_store(studio).cat(cid)
+            data = open_store(studio).block(cid) if raw else open_store(studio).cat(cid)
         except (ValueError, LatentmintError) as exc:
             raise HTTPException(404, f"{cid}: not in this studio's store") from exc
+        if raw:
+            return Response(data, media_type=RAW_BLOCK, headers={"Cache-Control": "public, max-age=31536000, immutable", "X-Content-Type-Options": "nosniff"})
         suffix = _upload_suffix(data)
         media = mimetypes.guess_type(f"x{suffix}")[0] if suffix else ("application/json" if data[:1] in b"{[" else "application/octet-stream")
         return Response(data, media_type=media, headers={"Cache-Control": "public, max-age=31536000, immutable"})
