@@ -104,3 +104,39 @@ def test_a_studio_with_only_the_chain_and_the_blocks_verifies_too(minted, tmp_pa
     assert found.verdict == "COPY" and found.token_id == tokens[0].token_id
     exact = verify_bytes(other, connect(other), certified.read_bytes(), certified.name, extra_collections=[address])
     assert exact.verdict == "AUTHENTIC" and exact.creator == unlock(studio, PASSWORD).identity.address
+
+
+def test_the_index_takes_metadata_from_mint_calldata_and_follows_metadata_updates(tmp_path: Path) -> None:
+    import hashlib
+
+    from eth_account import Account
+
+    from latentmint.chain.events import ChainIndex
+    from latentmint.chain.mint import collection_for
+    from latentmint.chain.network import call_tx, send
+    from latentmint.storage.cid import digest_of
+    from latentmint.storage.store import open_store
+
+    studio = init_studio(tmp_path / "studio")
+    net = connect(studio)
+    key = net.faucet[0]
+    artist = Account.from_key(key).address
+    coll = collection_for(studio, net, key, artist, "Index", 750)
+    store = open_store(studio)
+    digests = [digest_of(store.put_bytes(json.dumps({"properties": {"work": f"w{i}"}}).encode())) for i in range(5)]
+    hashes = [hashlib.sha256(f"art {i}".encode()).digest() for i in range(5)]
+    send(net, key, call_tx(coll, "mintBatch", artist, hashes[:4], digests[:4]), "mint")
+    send(net, key, call_tx(coll, "mint", artist, hashes[4], digests[4]), "mint")
+    keys = [f"{coll.address}:{int.from_bytes(h, 'big')}" for h in hashes]
+    tokens = ChainIndex.open(studio, net, [coll]).tokens()
+    assert [tokens[k]["work"] for k in keys] == [f"w{i}" for i in range(5)]
+
+    changed = digest_of(store.put_bytes(json.dumps({"properties": {"work": "corrected"}}).encode()))
+    send(net, key, call_tx(coll, "updateMetadata", int.from_bytes(hashes[1], "big"), changed), "update")
+    tokens = ChainIndex.open(studio, net, [coll]).tokens()  # topped up: the MetadataUpdate makes it read token 1 again
+    assert [tokens[k]["work"] for k in keys] == ["w0", "corrected", "w2", "w3", "w4"]
+    for index in studio.chain.glob("events-*.json"):
+        index.unlink()  # from scratch: the mint calldata says w1, the contract says corrected; the contract wins
+    rebuilt = ChainIndex(studio, net)
+    rebuilt.top_up(net.w3.eth.block_number, [coll], None)
+    assert [rebuilt.tokens()[k]["work"] for k in keys] == ["w0", "corrected", "w2", "w3", "w4"]

@@ -4,6 +4,9 @@ Sold of its market, the block times, and each minted token's metadata properties
 Kept in chain/events-<chain>.json and topped up from the last block scanned per contract, so history and
 verification cost a file read plus the new blocks, not a scan of the whole chain each time (eth_getLogs on
 the embedded chain walks every block in Python). Writes are atomic; a stale or damaged index is rebuilt.
+A token's metadata CID is read from its mint transaction's calldata (one read per transaction, checked
+against tokenURI for its first token) rather than one tokenURI call per token; EIP-4906 MetadataUpdate
+events make the index read an updated token's metadata again.
 
 Public RPC providers limit eth_getLogs: the index starts at each contract's deployment block, asks for at
 most MAX_RANGE blocks a call, halves the range when a provider says it is too large or returns too many
@@ -19,6 +22,7 @@ from typing import Any
 from latentmint.chain.network import Network, hexstr
 from latentmint.errors import LatentmintError
 from latentmint.files import atomic_write_json
+from latentmint.storage.cid import raw_cid_from_digest
 from latentmint.studio import Studio
 
 FORMAT = 2
@@ -79,13 +83,19 @@ class ChainIndex:
             if first is None:
                 continue
             self._forget_transfers(coll.address, first)
+            minted: dict[int, str] = {}  # token -> its mint transaction, for tokens not indexed yet
             for log in logs_in_ranges(coll.events.Transfer(), first, head):
                 a, token = log["args"], log["args"]["tokenId"]
                 key = f"{coll.address}:{token}"
                 d["transfers"].setdefault(key, []).append({"from": a["from"], "to": a["to"], "tx": hexstr(log["transactionHash"]), "block": log["blockNumber"], "log": log["logIndex"]})
                 blocks.add(log["blockNumber"])
                 if int(a["from"], 16) == 0 and key not in d["tokens"]:
-                    d["tokens"][key] = _properties(store, coll, token)
+                    minted[token] = hexstr(log["transactionHash"])
+            updated = {log["args"]["_tokenId"] for log in logs_in_ranges(coll.events.MetadataUpdate(), first, head)} if "MetadataUpdate" in _events(coll) else set()
+            digests = _mint_digests(self.net, coll, set(minted.values()))
+            for token in [*minted, *(t for t in updated if f"{coll.address}:{t}" in d["tokens"] and t not in minted)]:
+                known = digests.get(token) if token not in updated else None  # updated since its mint: ask the contract
+                d["tokens"][f"{coll.address}:{token}"] = _properties(store, coll, token, f"ipfs://{raw_cid_from_digest(known)}" if known else None)
             d["scanned"][coll.address] = head
             changed = True
         if market is not None and (first := self._rescan_from(market.address, head, moved)) is not None:
@@ -212,12 +222,41 @@ def logs_in_ranges(event: Any, first: int, last: int, max_range: int = MAX_RANGE
         lo = hi + 1
 
 
-def _properties(store: Any, coll: Any, token_id: int) -> dict[str, Any] | None:
+def _events(coll: Any) -> set[str]:
+    return {item["name"] for item in coll.abi if item.get("type") == "event"}
+
+
+def _mint_digests(net: Network, coll: Any, txs: set[str]) -> dict[int, bytes]:
+    """token id -> metadata digest, decoded from the calldata of the mint transactions (`mint`, `mintBatch`):
+    one read per transaction instead of one tokenURI call per token (10,000 calls take minutes on the embedded
+    chain). A transaction counts only if it called the collection directly and the contract's tokenURI for
+    its first token names the decoded digest; the rest (a multisig, another contract) are left to tokenURI."""
+    out: dict[int, bytes] = {}
+    for tx in txs:
+        try:
+            sent = net.w3.eth.get_transaction(tx)
+            if str(sent.get("to") or "").lower() != coll.address.lower():
+                continue
+            function, args = coll.decode_function_input(sent["input"])
+            if function.fn_name == "mintBatch":
+                pairs = [(int.from_bytes(h, "big"), bytes(m)) for h, m in zip(args["contentHashes"], args["metadataDigests"])]
+            elif function.fn_name == "mint":
+                pairs = [(int.from_bytes(args["contentHash"], "big"), bytes(args["digest"]))]
+            else:
+                continue
+            if pairs and coll.functions.tokenURI(pairs[0][0]).call() == f"ipfs://{raw_cid_from_digest(pairs[0][1])}":
+                out.update(pairs)
+        except Exception:  # not ours to decode (another ABI, a pruned node): tokenURI per token instead
+            continue
+    return out
+
+
+def _properties(store: Any, coll: Any, token_id: int, uri: str | None = None) -> dict[str, Any] | None:
     """The token's metadata properties; {} when it has none we can read, None when its blocks could not be
     fetched (tried again on the next top-up). A gateway that sends wrong bytes is an error, not a gap."""
     from latentmint.storage.store import UntrustedBlock
 
-    uri = coll.functions.tokenURI(token_id).call()  # untrusted: the store validates the CID and caps the read
+    uri = uri or coll.functions.tokenURI(token_id).call()  # untrusted: the store validates the CID and caps the read
     if not isinstance(uri, str) or not uri.startswith("ipfs://"):
         return {}
     try:
