@@ -10,6 +10,8 @@ NPM_CI := npm ci --no-audit --no-fund --loglevel=error
 # solc + OpenZeppelin for `make contracts`; Helia + anvil, the real peers some tests compare against.
 CONTRACT_DEPS := contracts/node_modules/.installed
 TEST_PEERS := tests/node/node_modules/.installed
+# A real IPFS node (js-ipfs); its own lockfile keeps the versions that run on Node 20 (see its package.json).
+IPFS_PEER := tests/ipfs-node/node_modules/.installed
 
 .PHONY: demo test bench venv contracts clean
 
@@ -34,11 +36,15 @@ $(TEST_PEERS): tests/node/package-lock.json
 	cd tests/node && $(NPM_CI)
 	touch $@
 
+$(IPFS_PEER): tests/ipfs-node/package-lock.json
+	cd tests/ipfs-node && $(NPM_CI) --omit=optional
+	touch $@
+
 # Rebuild src/latentmint/chain/artifacts and bench/artifacts; the tests check the committed ones match.
 contracts: $(CONTRACT_DEPS)
 	node contracts/build.mjs
 
-test: $(STAMP) $(CONTRACT_DEPS) $(TEST_PEERS)
+test: $(STAMP) $(CONTRACT_DEPS) $(TEST_PEERS) $(IPFS_PEER)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest
 
@@ -46,4 +52,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) demo-studio contracts/node_modules tests/node/node_modules
+	rm -rf $(VENV) demo-studio contracts/node_modules tests/node/node_modules tests/ipfs-node/node_modules

@@ -13,6 +13,8 @@ import subprocess
 import sys
 import threading
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -225,5 +227,93 @@ def test_a_stranger_verifies_in_an_empty_folder_through_the_node_and_a_gateway(t
     finally:
         liar.shutdown()
         gallery.should_exit = True
+        node.terminate()
+        node.wait(10)
+
+
+JSIPFS = Path(__file__).resolve().parent / "ipfs-node" / "node_modules" / ".bin" / "jsipfs"
+
+
+@contextmanager
+def js_ipfs(repo: Path) -> Iterator[tuple[str, str]]:
+    """A real IPFS node (js-ipfs 0.66.1's daemon: Kubo's RPC API and a gateway) on 127.0.0.1 with a fresh repo,
+    no bootstrap peers, no discovery, no public swarm. Yields (RPC API URL, gateway URL)."""
+    import time
+
+    env = {**os.environ, "IPFS_PATH": str(repo)}
+    subprocess.run([str(JSIPFS), "init", "--empty-repo"], env=env, check=True, capture_output=True, timeout=120)
+    config = json.loads((repo / "config").read_text())
+    api, gateway, rpc, swarm = free_port(), free_port(), free_port(), free_port()
+    config["Addresses"].update(Swarm=[f"/ip4/127.0.0.1/tcp/{swarm}"], API=f"/ip4/127.0.0.1/tcp/{api}", Gateway=f"/ip4/127.0.0.1/tcp/{gateway}", RPC=f"/ip4/127.0.0.1/tcp/{rpc}", Delegates=[])
+    config["Bootstrap"] = []
+    config["Discovery"] = {"MDNS": {"Enabled": False}, "webRTCStar": {"Enabled": False}}
+    (repo / "config").write_text(json.dumps(config))
+    log_path = repo.parent / "jsipfs.log"
+    with open(log_path, "w") as log:
+        node = subprocess.Popen([str(JSIPFS), "daemon", "--offline"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 90
+        while "Daemon is ready" not in log_path.read_text():
+            if node.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"jsipfs daemon did not start: {log_path.read_text()[-500:]}")
+            time.sleep(0.2)
+        yield f"http://127.0.0.1:{api}", f"http://127.0.0.1:{gateway}"
+    finally:
+        node.terminate()
+        node.wait(20)
+
+
+def test_a_real_ipfs_node_pins_every_file_and_serves_them_back(template: Path, tmp_path: Path) -> None:
+    """storage.kubo_url against a real node: mint adds and pins every file and metadata document (the node's
+    CIDs must equal ours), a studio that lost its store fetches the blocks back from the node, and a stranger
+    verifies through the node's RPC API or its gateway with the same verdicts as the studio."""
+    if not ANVIL.exists() or not JSIPFS.exists():
+        pytest.skip("npm peers missing: `make test` installs anvil (tests/node) and js-ipfs (tests/ipfs-node)")
+    from PIL import Image
+
+    from latentmint.studio import set_settings
+
+    shutil.copytree(template, tmp_path / "studio")
+    port = free_port()
+    rpc = f"http://127.0.0.1:{port}"
+    node = _start_anvil(port, tmp_path / "anvil-state.json")
+    try:
+        with js_ipfs(tmp_path / "ipfs-repo") as (api, gateway):
+            studio = set_settings(init_studio(tmp_path / "studio"), {"storage": {"kubo_url": api}})
+            net = connect(studio, rpc)
+            send(net, ANVIL_KEY, {"to": unlock(studio, PASSWORD).identity.address, "value": net.w3.to_wei(10, "ether")}, "funding the artist")
+            done = cli(studio, "mint", "all", "--network", rpc, "--json")
+            assert done.returncode == 0, done.stderr
+            minted = json.loads(done.stdout)["minted"]
+            cids = [c for m in minted for c in (m["token_uri"].removeprefix("ipfs://"), m["image_cid"])]
+            for cid in cids:  # pinned on the node (pin/ls answers an error for a CID it does not pin)
+                with urllib.request.urlopen(urllib.request.Request(f"{api}/api/v0/pin/ls?arg={cid}", data=b"", method="POST"), timeout=30) as answer:
+                    assert answer.status == 200 and "Keys" in json.loads(answer.read())
+            collection = next(d for d in json.loads((studio.chain / "deployments.json").read_text()).values() if d.get("network") == rpc)["collection"]
+            work = next(w for w in list_works(studio) if w.id == minted[0]["work"])
+            original = work.root / work.record["certificate"]["file"]
+            copy = tmp_path / "found-online.jpg"
+            with Image.open(original) as im:
+                im.convert("RGB").save(copy, quality=70)
+            verdicts = [json.loads(cli(studio, "verify", str(f), "--network", rpc, "--json").stdout)["verdict"] for f in (original, copy)]
+            assert verdicts == ["AUTHENTIC", "COPY"]
+
+            shutil.rmtree(studio.store / "blocks")  # the studio lost its store (and its index): the node has everything
+            for index in studio.chain.glob("events-*.json"):
+                index.unlink()
+            again = [json.loads(cli(studio, "verify", str(f), "--network", rpc, "--json").stdout)["verdict"] for f in (original, copy)]
+            assert again == verdicts and {p.name for p in (studio.store / "blocks").iterdir()} >= {m["token_uri"].removeprefix("ipfs://") for m in minted}
+
+            empty = tmp_path / "empty"
+            empty.mkdir()
+            for ipfs, cache in ((f"{api}/api/v0", "cache-rpc"), (gateway, "cache-gateway")):
+                env = {**os.environ, "LATENTMINT_CACHE": str(tmp_path / cache)}
+                outside = [
+                    subprocess.run([sys.executable, "-m", "latentmint", "verify", str(f), "--network", rpc, "--collection", collection, "--ipfs", ipfs, "--json"], capture_output=True, text=True, env=env, cwd=empty, timeout=300)
+                    for f in (original, copy)
+                ]  # fmt: skip
+                assert all(o.returncode == 0 for o in outside), [o.stderr for o in outside]
+                assert [json.loads(o.stdout)["verdict"] for o in outside] == verdicts, ipfs
+    finally:
         node.terminate()
         node.wait(10)

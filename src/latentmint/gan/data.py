@@ -14,10 +14,7 @@ def load_faces(dataset: Dataset, resolution: int) -> torch.Tensor:
     """(N, 3, R, R) uint8; resampled with anti-aliasing when training below the dataset's resolution."""
     if not dataset.faces:
         raise LatentmintError(f"{dataset.json_path}: the dataset has no faces")
-    if resolution > dataset.resolution:
-        raise LatentmintError(
-            f"{dataset.json_path}: faces are {dataset.resolution} px; train at {dataset.resolution} or less, or ingest again at {resolution}"
-        )
+    check_resolution(dataset, resolution)
     out = np.empty((len(dataset.faces), resolution, resolution, 3), dtype=np.uint8)
     for i, path in enumerate(dataset.image_paths()):
         try:
@@ -29,6 +26,14 @@ def load_faces(dataset: Dataset, resolution: int) -> torch.Tensor:
         except OSError as exc:
             raise LatentmintError(f"{path}: unreadable face image ({exc}); ingest the dataset again") from exc
     return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
+
+
+def check_resolution(dataset: Dataset, resolution: int) -> None:
+    """Faces are only ever resampled down: a run (or a cascade's last stage) cannot be larger than its dataset."""
+    if resolution > dataset.resolution:
+        raise LatentmintError(
+            f"{dataset.json_path}: faces are {dataset.resolution} px; train at {dataset.resolution} or less, or ingest again at {resolution}"
+        )
 
 
 def to_float(batch: torch.Tensor) -> torch.Tensor:

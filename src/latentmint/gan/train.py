@@ -31,7 +31,7 @@ from latentmint.errors import LatentmintError
 from latentmint.gan.augment import AdaptiveP, diff_augment
 from latentmint.gan.checkpoint import RESUME_KEYS, load_checkpoint, save_checkpoint
 from latentmint.gan.config import TrainConfig, changed_from_preset
-from latentmint.gan.data import load_faces, to_float
+from latentmint.gan.data import check_resolution, load_faces, to_float
 from latentmint.gan.networks import build, reconstruction_targets
 from latentmint.gan.runlog import RunLog
 from latentmint.gan.upscale import Cascade
@@ -171,6 +171,7 @@ def train(
     dist = _setup_device(config)
     cuda = dist.device.type == "cuda"
     fmt = torch.channels_last if config.channels_last else torch.contiguous_format
+    check_resolution(dataset, config.resolution)  # before training, not when a cascade reaches its last stage
     images = load_faces(dataset, config.generator_resolution)
 
     torch.manual_seed(config.seed)  # every process starts from the same weights

@@ -98,12 +98,13 @@ class BlockStore:
         for url, request in sources:
             try:
                 with urllib.request.urlopen(request, timeout=60) as response:
-                    data = response.read(MAX_BLOCK + 1)
+                    data, kind = response.read(MAX_BLOCK + 1), response.headers.get("Content-Type", "")
             except (urllib.error.URLError, OSError) as exc:
                 failures.append(f"{url}: {getattr(exc, 'code', None) or getattr(exc, 'reason', None) or exc}")
                 continue
             if len(data) > MAX_BLOCK or hashlib.sha256(data).digest() != digest:
-                raise UntrustedBlock(f"{url}: the bytes it returned for {cid} do not hash to that CID (a lying or broken gateway); nothing it sent was used")
+                why = "a lying or broken gateway" if url == self.kubo_url or kind.startswith(RAW_BLOCK) else f"it answered {kind or 'untyped data'}, not a raw block: it does not serve verifiable blocks (?format=raw); use a trustless gateway or its RPC API, …/api/v0"
+                raise UntrustedBlock(f"{url}: the bytes it returned for {cid} do not hash to that CID ({why}); nothing it sent was used")
             atomic_write_bytes(self._path(cid), data)
             self.fetched.append(cid)
             return data
@@ -136,7 +137,7 @@ class BlockStore:
     def _kubo_add(self, name: str, data: bytes, expected: str) -> None:
         boundary = uuid.uuid4().hex
         body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
-        url = f"{self.kubo_url}/api/v0/add?cid-version=1&raw-leaves=true&chunker=size-{CHUNK}&pin=true"
+        url = f"{self.kubo_url}/api/v0/add?cid-version=1&cid-base=base32&raw-leaves=true&chunker=size-{CHUNK}&pin=true"
         request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
         try:
             with urllib.request.urlopen(request, timeout=120) as response:
