@@ -54,7 +54,7 @@ def measure() -> dict:
         net = Network(w3, "embedded", w3.eth.chain_id, keys)
         artist, buyer = (Account.from_key(k).address for k in keys[:2])
         key = keys[0]
-        ours, ours_deploy = _deploy(net, key, "LatentmintCollection", "Bench", "LMNT", artist, artist, 750, "")
+        ours, ours_deploy = _deploy(net, key, "LatentmintCollection", "Bench", "LMNT", artist, artist, 750, "", "0x" + "00" * 20)
         oz, oz_deploy = _deploy(net, key, "OZURIStorageReference", artist)
         solady, solady_deploy = _deploy(net, key, "SoladyReference", artist)
 

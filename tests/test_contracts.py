@@ -25,12 +25,15 @@ ZERO = "0x" + "00" * 20
 class Chain:
     """An embedded chain with named, funded accounts and the artist's collection deployed."""
 
-    def __init__(self, folder: Path, royalty_bps: int = 750) -> None:
+    def __init__(self, folder: Path, royalty_bps: int = 750, lazy_market: bool = False) -> None:
         w3, keys = open_embedded(folder)
         self.net = Network(w3, "embedded", w3.eth.chain_id, keys)
-        self.keys = {name: keys[i] for i, name in enumerate(("artist", "alice", "bob", "carol"))}
+        self.keys = {name: keys[i] for i, name in enumerate(("artist", "alice", "bob", "carol", "dave"))}
         self.addr = {name: Account.from_key(k).address for name, k in self.keys.items()}
-        receipt = deploy(self.net, self.keys["artist"], "LatentmintCollection", "Ada (latentmint)", "LMNT", self.addr["artist"], self.addr["artist"], royalty_bps, "ipfs://collection")
+        # With lazy_market the market comes first and the collection names it as the redeemer of vouchers.
+        minter = deploy(self.net, self.keys["artist"], "LatentmintMarket")["contractAddress"] if lazy_market else ZERO
+        self.market_address = minter
+        receipt = deploy(self.net, self.keys["artist"], "LatentmintCollection", "Ada (latentmint)", "LMNT", self.addr["artist"], self.addr["artist"], royalty_bps, "ipfs://collection", minter)
         self.coll = contract(self.net, "LatentmintCollection", receipt["contractAddress"])
         self.deploy_gas = receipt["gasUsed"]
 

@@ -22,6 +22,8 @@ contract LatentmintCollection is ERC721, ERC2981, Ownable, IERC4906 {
     error EmptyMetadata();
     /// @notice Metadata can only be corrected while the creator still holds the token.
     error MetadataFrozen(uint256 tokenId);
+    /// @notice Only the market named at deployment mints from vouchers.
+    error NotMarket(address account);
 
     /// @notice ERC-7572: the collection-level metadata changed.
     event ContractURIUpdated();
@@ -30,6 +32,9 @@ contract LatentmintCollection is ERC721, ERC2981, Ownable, IERC4906 {
 
     /// @notice The artist who created the collection (its first owner); recorded in every certificate.
     address public immutable creator;
+    /// @notice The market that may mint a token whose voucher the owner signed (lazy minting); zero for none.
+    /// It checks the owner's EIP-712 signature and takes the buyer's payment before it calls `mintFromVoucher`.
+    address public immutable market;
 
     mapping(uint256 tokenId => bytes32 digest) private _metadata;
     string private _contractURI;
@@ -42,15 +47,18 @@ contract LatentmintCollection is ERC721, ERC2981, Ownable, IERC4906 {
     /// @param royaltyReceiver Who receives royalties (the artist, or a RoyaltySplitter).
     /// @param royaltyBasisPoints Royalty in basis points of the sale price (750 = 7.5%).
     /// @param contractURI_ ERC-7572 collection metadata URI.
+    /// @param market_ The LatentmintMarket that redeems the owner's lazy-mint vouchers (zero: no lazy minting).
     constructor(
         string memory name_,
         string memory symbol_,
         address artist,
         address royaltyReceiver,
         uint96 royaltyBasisPoints,
-        string memory contractURI_
+        string memory contractURI_,
+        address market_
     ) ERC721(name_, symbol_) Ownable(artist) {
         creator = artist;
+        market = market_;
         _setDefaultRoyalty(royaltyReceiver, royaltyBasisPoints);
         _contractURI = contractURI_;
         emit RoyaltyUpdated(0, true, royaltyReceiver, royaltyBasisPoints);
@@ -75,6 +83,15 @@ contract LatentmintCollection is ERC721, ERC2981, Ownable, IERC4906 {
         for (uint256 i; i < n; ++i) {
             _mintOne(to, contentHashes[i], metadataDigests[i]);
         }
+    }
+
+    /// @notice Mint a token the owner sold by voucher; only `market` calls it, after checking the owner's signature.
+    /// @param to The buyer, or the market's escrow for an auction.
+    /// @param tokenId sha256 of the artwork file.
+    /// @param digest The metadata CID digest the voucher names.
+    function mintFromVoucher(address to, uint256 tokenId, bytes32 digest) external {
+        if (msg.sender != market || market == address(0)) revert NotMarket(msg.sender);
+        _mintOne(to, bytes32(tokenId), digest);
     }
 
     /// @notice Correct a token's metadata while the creator still holds it (emits EIP-4906 MetadataUpdate).

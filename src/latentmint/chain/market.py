@@ -117,8 +117,8 @@ def fund_wallet(studio: Studio, net: Network, name: str, eth: str = "100") -> st
 
 
 def _collection(studio: Studio, net: Network, required: bool = True) -> Any:
-    known = _deployments(studio).get(net.key)
-    if not known:
+    known = _deployments(studio).get(net.key) or {}
+    if not known.get("collection"):
         if required:
             raise LatentmintError(f"{net.name}: the studio has no collection on this chain yet; `latentmint mint` deploys it")
         return None

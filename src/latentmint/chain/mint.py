@@ -59,10 +59,14 @@ def collection_for(studio: Studio, net: Network, key: bytes, artist: str, name: 
     """The artist's collection on this chain, deployed now if it is not there (e.g. a fresh dev node)."""
     deployments = _deployments(studio)
     known = deployments.get(net.key)
-    if known and net.w3.eth.get_code(known["collection"]) not in (b"", "0x"):
+    if known and known.get("collection") and net.w3.eth.get_code(known["collection"]) not in (b"", "0x"):
         return contract(net, COLLECTION, known["collection"])
-    receipt = deploy(net, key, COLLECTION, f"{name} (latentmint)", "LMNT", artist, artist, royalty_bps, "")
-    deployments[net.key] = {"network": net.name, "collection": receipt["contractAddress"], "tx": hexstr(receipt["transactionHash"]), "block": receipt["blockNumber"], "deployed": now_iso()}
+    from latentmint.chain.market import market_for
+
+    market = market_for(studio, net, key)  # first: the collection names the market that may redeem its vouchers
+    receipt = deploy(net, key, COLLECTION, f"{name} (latentmint)", "LMNT", artist, artist, royalty_bps, "", market.address)
+    deployments = _deployments(studio)
+    deployments[net.key] = {**deployments.get(net.key, {}), "network": net.name, "collection": receipt["contractAddress"], "tx": hexstr(receipt["transactionHash"]), "block": receipt["blockNumber"], "deployed": now_iso()}
     atomic_write_json(studio.chain / DEPLOYMENTS, deployments)
     return contract(net, COLLECTION, receipt["contractAddress"])
 
@@ -153,6 +157,17 @@ def store_media(store: Any, work: Work, path: Any) -> dict[str, str]:
     return {"original": original, "image": store.put_bytes(poster_png(data, path.name), f"{work.id}-poster.png"), "animation_url": original if path.suffix.lower() == ".mp4" else store.put_bytes(as_mp4(data, path.name), f"{work.id}.mp4")}
 
 
+def store_token_files(studio: Studio, store: Any, work: Work, artist_name: str) -> tuple[dict[str, str], str]:
+    """Put a certified work's media and its token metadata in the store: (media CIDs, metadata CID)."""
+    c = work.record["certificate"]
+    path = work.root / c["file"]
+    if sha256_file(path) != c["sha256"]:
+        raise LatentmintError(f"{path}: changed since it was certified; certified files must not be edited")
+    media = store_media(store, work, path)
+    doc = metadata(work, media, c, artist_name, studio.setting("studio", "public_url") or None)
+    return media, store.put_bytes(json.dumps(doc, indent=1).encode(), f"{work.id}.json")
+
+
 @dataclass
 class Minted:
     work: Work
@@ -211,12 +226,8 @@ def mint_works(studio: Studio, net: Network, keys: Any, works: Sequence[Work], r
                 warn(f"{w.id}: work.json records token {int(t['token_id']):#x} in {t['collection']} (tx {t['tx']}), but the chain does not have it (a restored backup or a repaired chain.log?); minting it again")
                 t["lost"] = {"found": now_iso(), "head": net.w3.eth.block_number}
                 w.save()
-            path = w.root / c["file"]
-            if sha256_file(path) != c["sha256"]:
-                raise LatentmintError(f"{path}: changed since it was certified; certified files must not be edited")
-            media = store_media(store, w, path)
+            media, meta_cid = store_token_files(studio, store, w, keys.identity.name)
             first_image, image_cid = first_image or media["image"], media["original"]
-            meta_cid = store.put_bytes(json.dumps(metadata(w, media, c, keys.identity.name, studio.setting("studio", "public_url") or None), indent=1).encode(), f"{w.id}.json")
             token_id = token_id_of(c["sha256"])
             if owner_of(coll, token_id) is not None:
                 event = _transfer_from_zero(studio, net, coll, token_id)
