@@ -297,11 +297,18 @@ def history(studio: Studio, net: Network, token_id: int, collection: str | None 
         raise LatentmintError(f"token {token_id}: not minted in collection {coll.address} on {net.name}")
     market = contract(net, MARKET, known["market"]) if known.get("market") else None
     escrow = None
-    if market is not None and owner == market.address:  # listed: the market holds it for the seller
+    if market is not None and owner == market.address:  # listed or auctioned: the market holds it for the seller
         escrow, owner = owner, market.functions.listings(coll.address, token_id).call()[0]
+        if int(owner, 16) == 0:
+            owner = market.functions.auctions(coll.address, token_id).call()[0]
     index = ChainIndex.open(studio, net, [coll], market)
     try:  # a collection not made by latentmint may lack creator() or answer anything: read, never trust
         creator, uri = coll.functions.creator().call(), coll.functions.tokenURI(token_id).call()
     except (*revert_errors(), ValueError) as exc:
         raise LatentmintError(f"{coll.address}: not a latentmint collection ({type(exc).__name__}); its token {token_id:#x} has no creator to report") from exc
-    return {"token_id": token_id, "collection": coll.address, "owner": owner, "escrow": escrow, "creator": creator, "token_uri": uri, "events": index.events(coll.address, token_id, market.address if market else None)}
+    events = index.events(coll.address, token_id, market.address if market else None)
+    if market is not None:
+        from latentmint.chain.sales import market_events  # bids, offers and lazy mints, beside the transfers
+
+        events = market_events(studio, net, coll, market, token_id, events)
+    return {"token_id": token_id, "collection": coll.address, "owner": owner, "escrow": escrow, "creator": creator, "token_uri": uri, "events": events}

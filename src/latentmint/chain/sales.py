@@ -329,3 +329,47 @@ def bids_on(studio: Studio, net: Network, token_id: int) -> list[dict[str, Any]]
     head = net.w3.eth.block_number
     logs = logs_in_ranges(market.events.BidPlaced(), deployment_block(studio, net, market.address, head), head, argument_filters={"collection": coll.address, "tokenId": token_id})
     return [{"bidder": log["args"]["bidder"], "amount_wei": log["args"]["amount"], "end": log["args"]["end"], "block": log["blockNumber"], "tx": hexstr(log["transactionHash"])} for log in logs]
+
+
+@writes_chain
+def withdraw_credits(studio: Studio, net: Network, key: bytes) -> dict[str, Any]:
+    market = _market(studio, net)
+    amount = market.functions.credits(_sender(key)).call()
+    if not amount:
+        raise LatentmintError(f"{_sender(key)} has no credit at the market")
+    receipt = send(net, key, call_tx(market, "withdraw"), "withdrawing your credit")
+    return {"wei": amount, "tx": hexstr(receipt["transactionHash"])}
+
+
+def market_state(studio: Studio, net: Network, token_id: int) -> dict[str, Any]:
+    """Everything for sale about a token: owner and listing, auction and bids, offers, and (not minted yet) vouchers."""
+    from latentmint.chain.market import _market_address, show
+
+    coll = _collection(studio, net, required=False)
+    minted = coll is not None and owner_of(coll, token_id) is not None
+    doc: dict[str, Any] = show(studio, net, token_id) if minted else {"token_id": token_id, "owner": None, "escrow": None, "listed": False}
+    trading = coll is not None and _market_address(studio, net) is not None
+    doc["auction"] = auction_of(studio, net, token_id) if trading else None
+    if doc["auction"]:  # waiting in escrow: still the seller's
+        doc["owner"], doc["escrow"] = doc["auction"]["seller"], _market_address(studio, net)
+    doc["bids"] = bids_on(studio, net, token_id) if trading else []
+    doc["offers"] = offers_on(studio, net, token_id) if trading and minted else []
+    doc["vouchers"] = [] if minted else vouchers_for(studio, net, token_id)
+    return doc
+
+
+def market_events(studio: Studio, net: Network, coll: Any, market: Any, token_id: int, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A token's history with the market's own events merged in: auctions, bids, offers, and mints by voucher."""
+    from latentmint.chain.events import deployment_block, logs_in_ranges
+
+    head = net.w3.eth.block_number
+    first = deployment_block(studio, net, market.address, head)
+    filters = {"collection": coll.address, "tokenId": token_id}
+    lazy = {hexstr(log["transactionHash"]) for log in logs_in_ranges(market.events.LazyMinted(), first, head, argument_filters=filters)}
+    out = [{**e, "event": "lazy mint"} if e["event"] == "mint" and e["tx"] in lazy else e for e in events]
+    for name, kind, who, amount in (("AuctionCreated", "auction", "seller", "reserve"), ("BidPlaced", "bid", "bidder", "amount"), ("OfferMade", "offer", "buyer", "amount"), ("OfferWithdrawn", "offer withdrawn", "buyer", "amount")):
+        for log in logs_in_ranges(getattr(market.events, name)(), first, head, argument_filters=filters):
+            out.append({"event": kind, "from": log["args"][who], "to": market.address, "price_wei": log["args"][amount], "tx": hexstr(log["transactionHash"]), "block": log["blockNumber"], "log": log["logIndex"]})
+    auctioned = {e["tx"] for e in out if e["event"] == "auction"}
+    out = [{**e, "event": "escrow"} if e["event"] == "listed" and e["tx"] in auctioned else e for e in out]  # held for an auction
+    return sorted(out, key=lambda e: (e["block"], e.get("log", 0)))

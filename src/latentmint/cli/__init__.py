@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from latentmint.cli import studio, training, works, provenance, chain, gallery  # noqa: F401, I001  (registers the verbs, in this order)
+from latentmint.cli import studio, training, works, provenance, chain, market, gallery  # noqa: F401, I001  (registers the verbs, in this order)
 from latentmint.cli.common import app
 
 __all__ = ["app", "main"]

@@ -1,4 +1,4 @@
-"""Chain verbs: mint, cid, history, verify, market, transfer, wallet, royalty, doctor."""
+"""Chain verbs: mint, cid, history, verify, transfer, wallet, royalty, doctor (the market's are in cli/market.py)."""
 
 from __future__ import annotations
 
@@ -133,85 +133,6 @@ def verify(
         out.print(f"  token {hex(found.token_id)} in {found.collection}\n  creator {found.creator}\n  owner {found.owner}")
     if found.mint_tx:
         out.print(f"  minted in {found.mint_tx}; {len(found.events)} ownership events (`latentmint history {found.token_id}`)")
-
-
-market_app = typer.Typer(help="Fixed-price sales with royalties: list, price, cancel, buy, show.", no_args_is_help=True)
-app.add_typer(market_app, name="market")
-
-
-@market_app.command("list")
-@verb
-def market_list(
-    token: TokenArg,
-    price: Annotated[str, typer.Option("--price", help="Price in ETH, e.g. 0.05.")],
-    who: AsOpt = None,
-    network: NetworkOpt = None,
-    studio: StudioOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """List a token you own at a fixed price (approves the market to transfer it when sold)."""
-    from latentmint.chain.market import list_token, parse_eth
-
-    doc = chain_action(studio, network, who, list_token, parse_token_id(token), parse_eth(price))
-    print_doc(doc, as_json, f"listed {hex(doc['token_id'])} at {price} ETH (tx {doc['tx']})")
-
-
-@market_app.command("price")
-@verb
-def market_price(
-    token: TokenArg,
-    price: Annotated[str, typer.Option("--price", help="New price in ETH.")],
-    who: AsOpt = None,
-    network: NetworkOpt = None,
-    studio: StudioOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Change the price of a listed token."""
-    from latentmint.chain.market import parse_eth, update_price
-
-    doc = chain_action(studio, network, who, update_price, parse_token_id(token), parse_eth(price))
-    print_doc(doc, as_json, f"{hex(doc['token_id'])} now at {price} ETH (tx {doc['tx']})")
-
-
-@market_app.command("cancel")
-@verb
-def market_cancel(token: TokenArg, who: AsOpt = None, network: NetworkOpt = None, studio: StudioOpt = None, as_json: JsonOpt = False) -> None:
-    """Take a token off the market."""
-    from latentmint.chain.market import cancel_listing
-
-    doc = chain_action(studio, network, who, cancel_listing, parse_token_id(token))
-    print_doc(doc, as_json, f"cancelled the listing of {hex(doc['token_id'])} (tx {doc['tx']})")
-
-
-@market_app.command("buy")
-@verb
-def market_buy(
-    token: TokenArg,
-    price: Annotated[Optional[str], typer.Option("--price", help="The price you agreed to, in ETH: refuse to buy at any other.", show_default=False)] = None,
-    who: AsOpt = None,
-    network: NetworkOpt = None,
-    studio: StudioOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Buy a listed token at its price; the royalty goes to the creator, the rest to the seller."""
-    from latentmint.chain.market import buy, parse_eth
-
-    doc = chain_action(studio, network, who, buy, parse_token_id(token), parse_eth(price) if price else None)
-    print_doc(doc, as_json, f"bought {hex(doc['token_id'])} for {doc['price_wei'] / 1e18:g} ETH; royalty {doc['royalty_wei'] / 1e18:g} ETH to {doc['royalty_receiver']} (tx {doc['tx']})")
-
-
-@market_app.command("show")
-@verb
-def market_show(token: TokenArg, network: NetworkOpt = None, studio: StudioOpt = None, as_json: JsonOpt = False) -> None:
-    """A token's owner, live listing and royalty."""
-    from latentmint.chain.market import show
-    from latentmint.chain.network import connect
-    from latentmint.studio import open_studio
-
-    opened = open_studio(studio)
-    doc = show(opened, connect(opened, network), parse_token_id(token))
-    listing = f"listed by {doc['seller']} at {doc['price_eth']} ETH" if doc["listed"] else "not listed"
-    print_doc(doc, as_json, f"token {hex(doc['token_id'])}: owner {doc['owner']}; {listing}; royalty {doc['royalty_bps'] / 100:g}% to {doc['royalty_receiver']}")
 
 
 @app.command()
