@@ -173,7 +173,23 @@ def redeem(studio: Studio, net: Network, key: bytes, doc: dict[str, Any], agreed
     market = _market_at(net, doc["market"])
     voucher, signature = voucher_args(doc)
     receipt = send(net, key, {**call_tx(market, "buyWithVoucher", voucher, signature), "value": price}, f"buying and minting token {int(doc['message']['tokenId']):#x}")
+    _record_lazy_mint(studio, net, doc, receipt)
     return {"token_id": int(doc["message"]["tokenId"]), "lazy": True, **_paid(net, market, receipt)}
+
+
+def _record_lazy_mint(studio: Studio, net: Network, doc: dict[str, Any], receipt: Any) -> None:
+    """Where this studio holds the work (the artist's own, or a copy), record its token as `mint` does."""
+    from latentmint.art.works import load_work
+    from latentmint.chain.mint import COLLECTION, _record, token_of
+    from latentmint.chain.network import contract
+
+    try:
+        work = load_work(studio, doc["work"])
+    except LatentmintError:
+        return  # a buyer's studio without the work: `history` and `verify` read the chain
+    cert = work.record.get("certificate") or {}
+    if cert.get("sha256") and int(cert["sha256"], 16) == int(doc["message"]["tokenId"]) and token_of(work, net) is None:
+        _record(work, net, contract(net, COLLECTION, doc["message"]["collection"]), int(doc["message"]["tokenId"]), hexstr(receipt["transactionHash"]), receipt["blockNumber"], doc["image_cid"], doc["metadata_cid"], None)
 
 
 def _market_at(net: Network, address: str) -> Any:
@@ -250,6 +266,7 @@ def bid(studio: Studio, net: Network, key: bytes, token_id: int, amount_wei: int
     elif (doc := _live_voucher(studio, net, token_id, auction=True)) is not None:
         voucher, signature = voucher_args(doc)
         receipt = send(net, key, {**call_tx(market, "bidWithVoucher", voucher, signature), "value": amount_wei}, f"opening the auction of token {token_id:#x} with a bid")
+        _record_lazy_mint(studio, net, doc, receipt)  # minted into the market's escrow
     else:
         raise LatentmintError(f"token {token_id:#x} has no auction (nor an auction voucher) here")
     placed = market.events.BidPlaced().process_receipt(receipt, errors=DISCARD)[0]["args"]

@@ -232,17 +232,22 @@ def create_app(studio: Studio, network: str | None = None, host: str = "127.0.0.
         cert = work.record.get("certificate")
         inspection = inspect_file(work.root / cert["file"], trust_anchors(studio)) if cert else None
         token = token_of(work)
-        market = hist = None
+        market = hist = sale = None
         if token:
             token_id = int(token["token_id"])
             market = show(studio, net(), token_id)
             hist = history(studio, net(), token_id)
+        if cert:  # auctions, bids, offers; for a work not minted yet, its lazy vouchers
+            from latentmint.chain.sales import market_state
+
+            sale = market_state(studio, net(), int(cert["sha256"], 16))
+            sale["now"] = net().w3.eth.get_block("latest")["timestamp"]
         try:
             record = json.loads((work.root / "creativity.json").read_text()) if (work.root / "creativity.json").exists() else None
         except (OSError, ValueError):
             record = None  # shown as absent; the certificate itself carries the record
         accounts = wallet_addresses(studio) if local() and (studio.keys / "identity.json").exists() else {}
-        return page(request, "work.html", work=work, cert=cert, inspection=inspection, token=token, market=market, history=hist, record=record, accounts=accounts, message=message)
+        return page(request, "work.html", work=work, cert=cert, inspection=inspection, token=token, market=market, history=hist, record=record, accounts=accounts, message=message, sale=sale)
 
     @app.get("/works/{wid}/file/{name}")
     def work_file(wid: str, name: str):
@@ -281,11 +286,12 @@ def create_app(studio: Studio, network: str | None = None, host: str = "127.0.0.
             raise HTTPException(403, "this gallery is served to the network read-only; trade from the studio's own machine")
         if not local():
             raise HTTPException(403, "this page only trades on the embedded chain; use your wallet on a real network")
-        token = token_of(work_or_404(wid))
-        if token is None:
-            raise HTTPException(400, f"{wid}: not minted")
-        try:
-            message = action(key_of(request_form["account"]), int(token["token_id"]))
+        work = work_or_404(wid)
+        cert = work.record.get("certificate")
+        if cert is None:
+            raise HTTPException(400, f"{wid}: not certified")
+        try:  # the token id is the certified file's sha256, minted or not (a voucher mints it)
+            message = action(key_of(request_form["account"]), int(cert["sha256"], 16))
         except LatentmintError as exc:
             message = f"error: {exc}"
         from urllib.parse import quote
@@ -300,11 +306,52 @@ def create_app(studio: Studio, network: str | None = None, host: str = "127.0.0.
         return _act({"account": account}, wid, lambda key, t: f"listed at {price} ETH (tx {list_token(studio, net(), key, t, parse_eth(price))['tx']})")
 
     @app.post("/works/{wid}/buy")
-    def buy_form(request: Request, wid: str, account: str = Form(...), price_wei: int = Form(...), csrf: str = Form(...)):
+    def buy_form(request: Request, wid: str, account: str = Form(...), price_wei: int = Form(...), voucher: str = Form(""), csrf: str = Form(...)):
         from latentmint.chain.market import buy
+        from latentmint.chain.sales import load_voucher, redeem
 
         check_csrf(request, csrf)  # price_wei: the price the page showed; a changed listing is refused, not paid
+        if voucher:  # not minted yet: the purchase mints it to the buyer
+            return _act({"account": account}, wid, lambda key, t: f"bought and minted for {account} (tx {redeem(studio, net(), key, load_voucher(studio, voucher), price_wei)['tx']})")
         return _act({"account": account}, wid, lambda key, t: f"bought by {account} (tx {buy(studio, net(), key, t, price_wei)['tx']})")
+
+    @app.post("/works/{wid}/auction")
+    def auction_form(request: Request, wid: str, account: str = Form(...), reserve: str = Form(...), hours: float = Form(24), csrf: str = Form(...)):
+        from latentmint.chain.market import parse_eth
+        from latentmint.chain.sales import create_auction
+
+        check_csrf(request, csrf)
+        return _act({"account": account}, wid, lambda key, t: f"auction opened, reserve {reserve} ETH (tx {create_auction(studio, net(), key, t, parse_eth(reserve), int(hours * 3600))['tx']})")
+
+    @app.post("/works/{wid}/bid")
+    def bid_form(request: Request, wid: str, account: str = Form(...), amount: str = Form(...), csrf: str = Form(...)):
+        from latentmint.chain.market import parse_eth
+        from latentmint.chain.sales import bid
+
+        check_csrf(request, csrf)
+        return _act({"account": account}, wid, lambda key, t: f"{account} bid {amount} ETH (tx {bid(studio, net(), key, t, parse_eth(amount))['tx']})")
+
+    @app.post("/works/{wid}/settle")
+    def settle_form(request: Request, wid: str, account: str = Form(...), csrf: str = Form(...)):
+        from latentmint.chain.sales import settle
+
+        check_csrf(request, csrf)
+        return _act({"account": account}, wid, lambda key, t: f"settled (tx {settle(studio, net(), key, t)['tx']})")
+
+    @app.post("/works/{wid}/offer")
+    def offer_form(request: Request, wid: str, account: str = Form(...), amount: str = Form(...), days: float = Form(7), csrf: str = Form(...)):
+        from latentmint.chain.market import parse_eth
+        from latentmint.chain.sales import make_offer
+
+        check_csrf(request, csrf)
+        return _act({"account": account}, wid, lambda key, t: f"{account} offered {amount} ETH (tx {make_offer(studio, net(), key, t, parse_eth(amount), days * 86_400)['tx']})")
+
+    @app.post("/works/{wid}/accept")
+    def accept_form(request: Request, wid: str, account: str = Form(...), buyer: str = Form(...), amount_wei: int = Form(...), csrf: str = Form(...)):
+        from latentmint.chain.sales import accept_offer
+
+        check_csrf(request, csrf)  # amount_wei: the offer the page showed; a changed offer is refused
+        return _act({"account": account}, wid, lambda key, t: f"sold to {buyer} (tx {accept_offer(studio, net(), key, t, buyer, amount_wei)['tx']})")
 
     @app.post("/works/{wid}/transfer")
     def transfer_form(request: Request, wid: str, to: str = Form(...), account: str = Form(...), csrf: str = Form(...)):
