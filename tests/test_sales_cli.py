@@ -77,7 +77,8 @@ def test_lazy_sale_auction_with_extension_and_offer_on_anvil_balances_to_the_wei
         first = run("market", "bid", str(token), "--amount", "0.1", "--as", "ann")
         low = cli("market", "bid", str(token), "--amount", "0.105", "--as", "ben", "--network", url, studio=studio)
         assert low.returncode == 1 and "BidTooLow" in low.stderr  # under the last bid + 10%
-        run("market", "bid", str(token), "--amount", "0.11", "--as", "ben")
+        second = run("market", "bid", str(token), "--amount", "0.11", "--as", "ben")
+        assert second["refunded"] == {"to": people["ann"], "wei": 100 * MILLI}
         now = net.w3.eth.get_block("latest")["timestamp"]
         net.w3.provider.make_request("evm_increaseTime", [first["end"] - now - 600])  # 10 minutes before the end
         late = run("market", "bid", str(token), "--amount", "0.2", "--as", "cat")

@@ -261,16 +261,21 @@ def bid(studio: Studio, net: Network, key: bytes, token_id: int, amount_wei: int
     from web3.logs import DISCARD
 
     market = _market(studio, net)
-    if auction_of(studio, net, token_id) is not None:
+    if (current := auction_of(studio, net, token_id)) is not None:
+        outbid = {"to": current["bidder"], "wei": current["highest_bid_wei"]} if current["bidder"] else None
         receipt = send(net, key, {**call_tx(market, "bid", _collection(studio, net).address, token_id), "value": amount_wei}, f"bidding on token {token_id:#x}")
     elif (doc := _live_voucher(studio, net, token_id, auction=True)) is not None:
+        outbid = None
         voucher, signature = voucher_args(doc)
         receipt = send(net, key, {**call_tx(market, "bidWithVoucher", voucher, signature), "value": amount_wei}, f"opening the auction of token {token_id:#x} with a bid")
         _record_lazy_mint(studio, net, doc, receipt)  # minted into the market's escrow
     else:
         raise LatentmintError(f"token {token_id:#x} has no auction (nor an auction voucher) here")
     placed = market.events.BidPlaced().process_receipt(receipt, errors=DISCARD)[0]["args"]
-    return {"token_id": token_id, "bidder": placed["bidder"], "amount_wei": placed["amount"], "end": placed["end"], **_paid(net, market, receipt)}
+    doc = {"token_id": token_id, "bidder": placed["bidder"], "amount_wei": placed["amount"], "end": placed["end"], **_paid(net, market, receipt)}
+    if outbid:
+        doc["refunded"] = outbid  # the bidder this bid outbid got their ETH back in the same transaction (or a credit)
+    return doc
 
 
 @writes_chain
