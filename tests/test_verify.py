@@ -104,6 +104,17 @@ def test_a_studio_with_only_the_chain_and_the_blocks_verifies_too(minted, tmp_pa
     assert found.verdict == "COPY" and found.token_id == tokens[0].token_id
     exact = verify_bytes(other, connect(other), certified.read_bytes(), certified.name, extra_collections=[address])
     assert exact.verdict == "AUTHENTIC" and exact.creator == unlock(studio, PASSWORD).identity.address
+    # the collector's gallery verifies for that collection too, named on its verify page
+    from fastapi.testclient import TestClient
+
+    from latentmint.web.app import create_app
+
+    client = TestClient(create_app(other), base_url="http://127.0.0.1:8000", headers={"Origin": "http://127.0.0.1:8000", "Accept": "application/json"})
+    alone = client.post("/verify", files={"file": (name, data)}).json()
+    assert alone["verdict"] == "UNKNOWN"  # its own studio minted nothing
+    named = client.post("/verify", files={"file": (name, data)}, data={"collection": address}).json()
+    assert named["verdict"] == "COPY" and named["token_id"] == tokens[0].token_id
+    assert client.post("/verify", files={"file": (name, data)}, data={"collection": "0xnope"}).status_code == 422
 
 
 def test_the_index_takes_metadata_from_mint_calldata_and_follows_metadata_updates(tmp_path: Path) -> None:

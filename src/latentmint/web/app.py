@@ -394,13 +394,18 @@ def create_app(studio: Studio, network: str | None = None, host: str = "127.0.0.
         return page(request, "verify.html", result=None)
 
     @app.post("/verify")
-    async def verify_upload(request: Request, file: UploadFile = File(...)):
+    async def verify_upload(request: Request, file: UploadFile = File(...), collection: str = Form("")):
+        from web3 import Web3
+
         from latentmint.provenance.certify import trust_anchors
         from latentmint.verify import verify_bytes
 
         data = await file.read(UPLOAD_LIMIT + 1)
         wants_json = "application/json" in request.headers.get("accept", "")
-        if len(data) > UPLOAD_LIMIT:
+        others = [collection.strip()] if collection.strip() else []  # another collection on this chain, e.g. a collector's
+        if others and not Web3.is_address(others[0]):
+            error, status = f"{collection.strip()[:64]!r}: not a collection address (0x and 40 hex digits)", 422
+        elif len(data) > UPLOAD_LIMIT:
             error, status = f"{file.filename}: larger than {UPLOAD_LIMIT // (1024 * 1024)} MB", 413
         elif (suffix := _upload_suffix(data)) is None:
             error, status = f"{file.filename}: not a PNG, JPEG, GIF, WebP or MP4 file", 415
@@ -410,7 +415,7 @@ def create_app(studio: Studio, network: str | None = None, host: str = "127.0.0.
             waiting[0] += 1
             try:
                 async with verify_slots:  # decoding and fingerprinting run in worker threads, at most VERIFY_WORKERS at once
-                    result = await run_in_threadpool(functools.partial(verify_bytes, studio, net(), data, f"upload{suffix}", trust_anchors(studio), nothing_minted_is_unknown=True))
+                    result = await run_in_threadpool(functools.partial(verify_bytes, studio, net(), data, f"upload{suffix}", trust_anchors(studio), others, nothing_minted_is_unknown=True))
             except LatentmintError as exc:
                 error, status = f"{file.filename}: {str(exc).removeprefix(f'upload{suffix}: ')}", (413 if "pixels" in str(exc) else 422)
             else:
