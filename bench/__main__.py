@@ -7,7 +7,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from bench import chain_speed, discriminators, gas, generate_speed, ingest_speed, lookalike, train_quality, train_speed, verify_speed
+from bench import chain_speed, discriminators, gas, generate_speed, ingest_speed, lookalike, train_quality, train_speed, verify_public, verify_speed
 
 BENCHMARKS = {
     "ingest_speed": ingest_speed.run,
@@ -16,7 +16,8 @@ BENCHMARKS = {
     "gas": gas.run,  # under a minute
     "lookalike": lookalike.run,  # a few minutes: 2,540 dlib embeddings
     "chain_speed": chain_speed.run,  # ~3 minutes: 10,000 tokens on the embedded chain
-    "verify_speed": verify_speed.run,  # ~5 minutes: 10,000 rendered, stored and minted works
+    "verify_speed": verify_speed.run,  # ~10 minutes: 10,000 rendered, stored and minted works; 1,000,000 fingerprints
+    "verify_public": verify_public.run,  # ~3 minutes: anvil + js-ipfs, a stranger verifying in an empty folder
     "train_quality": train_quality.run,  # ~2.5 hours: a 64 px run to 30 and 60 minutes, a 60-minute cascade, FID/KID over 2,000 images each
     "discriminators": discriminators.run,  # ~70 minutes: two 30-minute runs, then FID/KID over 2,000 images each
 }

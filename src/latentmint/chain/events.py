@@ -25,7 +25,7 @@ from latentmint.files import atomic_write_json
 from latentmint.storage.cid import raw_cid_from_digest
 from latentmint.studio import Studio
 
-FORMAT = 2
+FORMAT = 3  # 3: the market's auctions, bids, offers and lazy mints too
 MAX_RANGE = 2000  # blocks per eth_getLogs call: what public providers accept
 REORG_DEPTH = 12  # blocks re-read on every top-up
 RANGE_REFUSALS = ("range", "too many", "more than", "too large", "exceed", "limit", "10000 results", "response size")
@@ -43,7 +43,7 @@ class ChainIndex:
         except (OSError, ValueError):
             doc = {}
         if doc.get("format") != FORMAT or not self._same_chain(doc.get("head")):
-            doc = {"format": FORMAT, "head": None, "scanned": {}, "transfers": {}, "sales": {}, "times": {}, "tokens": {}}
+            doc = {"format": FORMAT, "head": None, "scanned": {}, "transfers": {}, "sales": {}, "market": {}, "times": {}, "tokens": {}}
         self.doc = doc
 
     def _same_chain(self, head: dict[str, Any] | None) -> bool:
@@ -100,9 +100,16 @@ class ChainIndex:
             changed = True
         if market is not None and (first := self._rescan_from(market.address, head, moved)) is not None:
             d["sales"] = {tx: sale for tx, sale in d["sales"].items() if sale.get("block", 0) < first}
-            for log in logs_in_ranges(market.events.Sold(), first, head):
-                a = log["args"]
-                d["sales"][hexstr(log["transactionHash"])] = {"collection": a["collection"], "token_id": str(a["tokenId"]), "price_wei": a["price"], "royalty_wei": a["royalty"], "royalty_receiver": a["royaltyReceiver"], "seller": a["seller"], "buyer": a["buyer"], "block": log["blockNumber"]}
+            d["market"] = {k: kept for k, v in d["market"].items() if (kept := [e for e in v if e["block"] < first])}
+            for log in contract_logs_in_ranges(self.net, market, first, head):  # one ranged read for every kind of event
+                a, name = log["args"], log["event"]
+                if name == "Sold":
+                    d["sales"][hexstr(log["transactionHash"])] = {"collection": a["collection"], "token_id": str(a["tokenId"]), "price_wei": a["price"], "royalty_wei": a["royalty"], "royalty_receiver": a["royaltyReceiver"], "seller": a["seller"], "buyer": a["buyer"], "block": log["blockNumber"]}
+                elif name in MARKET_EVENTS:
+                    kind, who, amount = MARKET_EVENTS[name]
+                    event = {"event": kind, "from": a[who], "to": market.address, "tx": hexstr(log["transactionHash"]), "block": log["blockNumber"], "log": log["logIndex"]}
+                    d["market"].setdefault(f"{a['collection']}:{a['tokenId']}", []).append({**event, "price_wei": a[amount]} if amount else event)
+                    blocks.add(log["blockNumber"])
             d["scanned"][market.address] = head
             changed = True
         for block in blocks - {int(b) for b in d["times"]}:
@@ -135,13 +142,18 @@ class ChainIndex:
                 self.doc["tokens"].pop(key, None)
 
     def events(self, collection: str, token_id: int, market: str | None = None) -> list[dict[str, Any]]:
-        """Mint, transfers, listings and sales of a token, oldest first, with block times and sale prices.
-        A listed token waits in `market`'s escrow: into it is "listed", out of it a "sale" or "unlisted"."""
-        out = []
+        """Mint (or lazy mint), transfers, listings, auctions, bids, offers and sales of a token, oldest first, with
+        block times and prices. A listed or auctioned token waits in `market`'s escrow: into it is "listed" (or
+        "escrow" for an auction), out of it a "sale" or "unlisted"."""
+        own = [{**e, "time": self.doc["times"].get(str(e["block"]))} for e in self.doc["market"].get(f"{collection}:{token_id}", [])]
+        txs = {kind: {e["tx"] for e in own if e["event"] == kind} for kind in ("lazy", "auction")}
+        out = [e for e in own if e["event"] != "lazy"]
         for t in self.doc["transfers"].get(f"{collection}:{token_id}", []):
             sale = self.doc["sales"].get(t["tx"])
             if int(t["from"], 16) == 0:
-                kind = "mint"
+                kind = "lazy mint" if t["tx"] in txs["lazy"] else "mint"
+            elif market and t["to"] == market and t["tx"] in txs["auction"]:
+                kind = "escrow"
             elif sale:
                 kind = "sale"
             elif market and t["to"] == market:
@@ -155,7 +167,7 @@ class ChainIndex:
                 event.update({k: sale[k] for k in ("price_wei", "royalty_wei", "royalty_receiver")})
                 event["from"] = sale["seller"]  # the token left the market's escrow; the seller sold it
             out.append(event)
-        return out
+        return sorted(out, key=lambda e: (e["block"], e.get("log", 0)))
 
     def tokens(self) -> dict[str, dict[str, Any]]:
         """"collection:tokenId" -> the metadata properties read at mint ({} where the store lacked them)."""
@@ -207,19 +219,39 @@ def deployment_block(studio: Studio, net: Network, address: str, head: int) -> i
 def logs_in_ranges(event: Any, first: int, last: int, max_range: int = MAX_RANGE, argument_filters: dict[str, Any] | None = None) -> Any:
     """The event's logs from block `first` to `last`, in ranges of at most `max_range` blocks, halving the range
     while the provider refuses it as too large (or as returning too many results)."""
+    yield from _ranged(lambda lo, hi: event.get_logs(from_block=lo, to_block=hi, argument_filters=argument_filters), f"{event.event_name} logs", first, last, max_range)
+
+
+def _ranged(fetch: Any, what: str, first: int, last: int, max_range: int) -> Any:
     step, lo = max_range, first
     while lo <= last:
         hi = min(last, lo + step - 1)
         try:
-            logs = event.get_logs(from_block=lo, to_block=hi, argument_filters=argument_filters)
+            logs = fetch(lo, hi)
         except Exception as exc:
             message = str(exc).lower()
             if step > 1 and any(word in message for word in RANGE_REFUSALS):
                 step //= 2
                 continue
-            raise LatentmintError(f"reading {event.event_name} logs of blocks {lo}-{hi}: {str(exc)[:200]}") from exc
+            raise LatentmintError(f"reading {what} of blocks {lo}-{hi}: {str(exc)[:200]}") from exc
         yield from logs
         lo = hi + 1
+
+
+# The market's events beyond Sold, as history shows them: (kind, who, amount field).
+MARKET_EVENTS = {"AuctionCreated": ("auction", "seller", "reserve"), "BidPlaced": ("bid", "bidder", "amount"), "OfferMade": ("offer", "buyer", "amount"), "OfferWithdrawn": ("offer withdrawn", "buyer", "amount"), "LazyMinted": ("lazy", "signer", None)}
+
+
+def contract_logs_in_ranges(net: Network, contract: Any, first: int, last: int, max_range: int = MAX_RANGE) -> Any:
+    """Every event the contract emitted from block `first` to `last`, decoded, read in ranges as logs_in_ranges
+    reads one kind: one eth_getLogs per range where one per kind of event would cost one each."""
+    from eth_utils import event_abi_to_log_topic
+
+    kinds = {event_abi_to_log_topic(item): getattr(contract.events, item["name"]) for item in contract.abi if item.get("type") == "event"}
+    for raw in _ranged(lambda lo, hi: net.w3.eth.get_logs({"address": contract.address, "fromBlock": lo, "toBlock": hi}), f"{contract.address} logs", first, last, max_range):
+        kind = kinds.get(bytes(raw["topics"][0])) if raw["topics"] else None
+        if kind is not None:
+            yield kind().process_log(raw)
 
 
 def _events(coll: Any) -> set[str]:

@@ -306,9 +306,4 @@ def history(studio: Studio, net: Network, token_id: int, collection: str | None 
         creator, uri = coll.functions.creator().call(), coll.functions.tokenURI(token_id).call()
     except (*revert_errors(), ValueError) as exc:
         raise LatentmintError(f"{coll.address}: not a latentmint collection ({type(exc).__name__}); its token {token_id:#x} has no creator to report") from exc
-    events = index.events(coll.address, token_id, market.address if market else None)
-    if market is not None:
-        from latentmint.chain.sales import market_events  # bids, offers and lazy mints, beside the transfers
-
-        events = market_events(studio, net, coll, market, token_id, events)
-    return {"token_id": token_id, "collection": coll.address, "owner": owner, "escrow": escrow, "creator": creator, "token_uri": uri, "events": events}
+    return {"token_id": token_id, "collection": coll.address, "owner": owner, "escrow": escrow, "creator": creator, "token_uri": uri, "events": index.events(coll.address, token_id, market.address if market else None)}

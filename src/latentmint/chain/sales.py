@@ -327,16 +327,20 @@ def accept_offer(studio: Studio, net: Network, key: bytes, token_id: int, buyer:
     return {"token_id": token_id, **_paid(net, market, receipt)}
 
 
-def offers_on(studio: Studio, net: Network, token_id: int) -> list[dict[str, Any]]:
-    """Open offers on a token (from the market's OfferMade events, checked against its storage), highest first."""
-    from latentmint.chain.events import deployment_block, logs_in_ranges
+def _indexed(studio: Studio, net: Network, token_id: int, kind: str) -> list[dict[str, Any]]:
+    """The token's market events of one kind, from the chain index (read once, topped up per block)."""
+    from latentmint.chain.events import ChainIndex
 
     market, coll = _market(studio, net), _collection(studio, net)
-    head = net.w3.eth.block_number
-    buyers = {log["args"]["buyer"] for log in logs_in_ranges(market.events.OfferMade(), deployment_block(studio, net, market.address, head), head, argument_filters={"collection": coll.address, "tokenId": token_id})}
+    return [e for e in ChainIndex.open(studio, net, [coll], market).doc["market"].get(f"{coll.address}:{token_id}", []) if e["event"] == kind]
+
+
+def offers_on(studio: Studio, net: Network, token_id: int) -> list[dict[str, Any]]:
+    """Open offers on a token (buyers from the indexed OfferMade events, amounts from the market's storage), highest first."""
+    market, coll = _market(studio, net), _collection(studio, net)
     now = net.w3.eth.get_block("latest")["timestamp"]
     live = []
-    for buyer in buyers:
+    for buyer in {e["from"] for e in _indexed(studio, net, token_id, "offer")}:
         amount, expiry = market.functions.offers(coll.address, token_id, buyer).call()
         if amount:
             live.append({"buyer": buyer, "amount_wei": amount, "expiry": expiry, "expired": now > expiry})
@@ -345,12 +349,7 @@ def offers_on(studio: Studio, net: Network, token_id: int) -> list[dict[str, Any
 
 def bids_on(studio: Studio, net: Network, token_id: int) -> list[dict[str, Any]]:
     """Every bid on the token's auctions, oldest first."""
-    from latentmint.chain.events import deployment_block, logs_in_ranges
-
-    market, coll = _market(studio, net), _collection(studio, net)
-    head = net.w3.eth.block_number
-    logs = logs_in_ranges(market.events.BidPlaced(), deployment_block(studio, net, market.address, head), head, argument_filters={"collection": coll.address, "tokenId": token_id})
-    return [{"bidder": log["args"]["bidder"], "amount_wei": log["args"]["amount"], "end": log["args"]["end"], "block": log["blockNumber"], "tx": hexstr(log["transactionHash"])} for log in logs]
+    return [{"bidder": e["from"], "amount_wei": e["price_wei"], "block": e["block"], "tx": e["tx"]} for e in _indexed(studio, net, token_id, "bid")]
 
 
 @writes_chain
@@ -378,20 +377,3 @@ def market_state(studio: Studio, net: Network, token_id: int) -> dict[str, Any]:
     doc["offers"] = offers_on(studio, net, token_id) if trading and minted else []
     doc["vouchers"] = [] if minted else vouchers_for(studio, net, token_id)
     return doc
-
-
-def market_events(studio: Studio, net: Network, coll: Any, market: Any, token_id: int, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A token's history with the market's own events merged in: auctions, bids, offers, and mints by voucher."""
-    from latentmint.chain.events import deployment_block, logs_in_ranges
-
-    head = net.w3.eth.block_number
-    first = deployment_block(studio, net, market.address, head)
-    filters = {"collection": coll.address, "tokenId": token_id}
-    lazy = {hexstr(log["transactionHash"]) for log in logs_in_ranges(market.events.LazyMinted(), first, head, argument_filters=filters)}
-    out = [{**e, "event": "lazy mint"} if e["event"] == "mint" and e["tx"] in lazy else e for e in events]
-    for name, kind, who, amount in (("AuctionCreated", "auction", "seller", "reserve"), ("BidPlaced", "bid", "bidder", "amount"), ("OfferMade", "offer", "buyer", "amount"), ("OfferWithdrawn", "offer withdrawn", "buyer", "amount")):
-        for log in logs_in_ranges(getattr(market.events, name)(), first, head, argument_filters=filters):
-            out.append({"event": kind, "from": log["args"][who], "to": market.address, "price_wei": log["args"][amount], "tx": hexstr(log["transactionHash"]), "block": log["blockNumber"], "log": log["logIndex"]})
-    auctioned = {e["tx"] for e in out if e["event"] == "auction"}
-    out = [{**e, "event": "escrow"} if e["event"] == "listed" and e["tx"] in auctioned else e for e in out]  # held for an auction
-    return sorted(out, key=lambda e: (e["block"], e.get("log", 0)))
