@@ -64,7 +64,7 @@ def run() -> list[dict]:
         started = time.perf_counter()
         verify_bytes(studio, net, files[0], "work.png")  # the first one indexes 10,000 mints and reads their metadata
         index_s = time.perf_counter() - started
-        reopen_s = _reopen_seconds(studio)
+        reopen_s = _reopen_seconds(studio, files[0])
         exact, copies, verdicts = [], [], []
         for data in files:
             t = time.perf_counter()
@@ -89,19 +89,24 @@ def run() -> list[dict]:
     return rows
 
 
-def _reopen_seconds(studio) -> float:
+def _reopen_seconds(studio, data: bytes) -> float:
     """A new process opens the studio, reads the saved index and verifies one file (the interpreter's own start excluded)."""
     import subprocess
     import sys
 
+    work = studio.root.parent / "reopen.png"
+    work.write_bytes(data)
     code = (
         "import time, sys; t = time.perf_counter()\n"
-        "from latentmint.studio import open_studio; from latentmint.chain.network import connect; from latentmint.verify import verify_bytes\n"
-        "s = open_studio(sys.argv[1]); verify_bytes(s, connect(s), b'not an image at all, but a file', 'x.bin', nothing_minted_is_unknown=True)\n"
+        "from pathlib import Path; from latentmint.studio import open_studio; from latentmint.chain.network import connect; from latentmint.verify import verify_bytes\n"
+        "s = open_studio(sys.argv[1]); v = verify_bytes(s, connect(s), Path(sys.argv[2]).read_bytes(), 'reopen.png')\n"
+        "assert v.verdict == 'AUTHENTIC', v.reason\n"
         "print(time.perf_counter() - t)"
     )
-    done = subprocess.run([sys.executable, "-c", code, str(studio.root)], capture_output=True, text=True, timeout=600)
-    return float(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else float("nan")
+    done = subprocess.run([sys.executable, "-c", code, str(studio.root), str(work)], capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        raise RuntimeError(f"reopening the index failed: {done.stderr[-500:]}")
+    return float(done.stdout.strip().splitlines()[-1])
 
 
 def _rss() -> int:
