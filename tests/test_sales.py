@@ -144,6 +144,10 @@ def test_a_reserve_auction_follows_foundations_rules_to_the_second(sales: Sales)
     token, _, _ = sales.mint(b"auctioned")
     with reverts("InvalidDuration"):
         sales.m("artist", "createAuction", sales.c, token, ETH, 15 * 60 - 1)
+    with reverts("InvalidDuration"):
+        sales.m("artist", "createAuction", sales.c, token, ETH, 30 * 24 * HOUR + 1)
+    with reverts("InvalidPrice"):
+        sales.m("artist", "createAuction", sales.c, token, 0, HOUR)
     sales.m("artist", "createAuction", sales.c, token, ETH, 24 * HOUR)
     assert sales.coll.functions.ownerOf(token).call() == sales.market.address  # escrow
     with reverts("NotOwnerOrApproved"):  # the market holds it now: it cannot also be listed
@@ -219,6 +223,10 @@ def test_offers_are_escrowed_replaced_withdrawn_and_accepted_with_royalty(sales:
     expiry = sales.now() + HOUR
     with reverts("InvalidExpiry"):
         sales.m("bob", "makeOffer", sales.c, token, sales.now(), value=ETH)
+    with reverts("InvalidPrice"):
+        sales.m("bob", "makeOffer", sales.c, token, expiry, value=0)
+    with reverts("ERC721NonexistentToken"):  # offers are for tokens that exist
+        sales.m("bob", "makeOffer", sales.c, token + 1, expiry, value=ETH)
     with reverts("SellerCannotBid"):
         sales.m("alice", "makeOffer", sales.c, token, expiry, value=ETH)
     bob = sales.balance("bob")
