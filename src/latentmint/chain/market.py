@@ -165,6 +165,13 @@ def _owner(coll: Any, token_id: int) -> str:
 # -- actions ------------------------------------------------------------------------------------
 
 
+def approve_market(net: Network, key: bytes, coll: Any, market: Any) -> None:
+    """Let the market hold the sender's tokens while they are for sale (once per account and collection)."""
+    me = _sender(key)
+    if not coll.functions.isApprovedForAll(me, market.address).call():
+        send(net, key, call_tx(coll, "setApprovalForAll", market.address, True), "approving the market to hold your tokens while they are for sale")
+
+
 @writes_chain
 def list_token(studio: Studio, net: Network, key: bytes, token_id: int, price_wei: int) -> dict[str, Any]:
     coll = _collection(studio, net)
@@ -172,8 +179,7 @@ def list_token(studio: Studio, net: Network, key: bytes, token_id: int, price_we
     if owner != me:
         raise LatentmintError(f"token {hex(token_id)} belongs to {owner}, not {me}; only its owner lists it")
     market = market_for(studio, net, key)
-    if not coll.functions.isApprovedForAll(me, market.address).call():
-        send(net, key, call_tx(coll, "setApprovalForAll", market.address, True), "approving the market to transfer your tokens when sold")
+    approve_market(net, key, coll, market)
     receipt = send(net, key, call_tx(market, "list", coll.address, token_id, price_wei), f"listing token {hex(token_id)}")
     return {"token_id": token_id, "seller": me, "price_wei": price_wei, "tx": hexstr(receipt["transactionHash"]), "market": market.address}
 

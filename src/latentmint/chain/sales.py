@@ -17,7 +17,8 @@ import secrets
 import time
 from typing import Any
 
-from latentmint.chain.market import _collection, _market, _owner, _sender, market_for
+from latentmint.chain.events import ZERO
+from latentmint.chain.market import _collection, _market, _owner, _sender, approve_market, market_for
 from latentmint.chain.mint import collection_for, owner_of, store_token_files, token_id_of
 from latentmint.chain.network import Network, call_tx, hexstr, send, writes_chain
 from latentmint.data.dataset import now_iso
@@ -26,7 +27,6 @@ from latentmint.storage.cid import digest_of
 from latentmint.storage.store import open_store
 from latentmint.studio import Studio
 
-ZERO = "0x" + "00" * 20
 VOUCHER_TYPE = "latentmint-voucher"
 VOUCHER_FIELDS = (
     ("collection", "address"),
@@ -218,12 +218,6 @@ def cancel_voucher(studio: Studio, net: Network, key: bytes, doc: dict[str, Any]
 # -- auctions -----------------------------------------------------------------------------------
 
 
-def _approve_market(net: Network, key: bytes, coll: Any, market: Any) -> None:
-    me = _sender(key)
-    if not coll.functions.isApprovedForAll(me, market.address).call():
-        send(net, key, call_tx(coll, "setApprovalForAll", market.address, True), "approving the market to hold your tokens while they are for sale")
-
-
 @writes_chain
 def create_auction(studio: Studio, net: Network, key: bytes, token_id: int, reserve_wei: int, duration_s: int) -> dict[str, Any]:
     coll = _collection(studio, net)
@@ -231,7 +225,7 @@ def create_auction(studio: Studio, net: Network, key: bytes, token_id: int, rese
     if owner != me:
         raise LatentmintError(f"token {token_id:#x} belongs to {owner}, not {me}; only its owner auctions it")
     market = market_for(studio, net, key)
-    _approve_market(net, key, coll, market)
+    approve_market(net, key, coll, market)
     receipt = send(net, key, call_tx(market, "createAuction", coll.address, token_id, reserve_wei, duration_s), f"auctioning token {token_id:#x}")
     return {"token_id": token_id, "seller": me, "reserve_wei": reserve_wei, "duration_s": duration_s, "tx": hexstr(receipt["transactionHash"])}
 
@@ -264,11 +258,11 @@ def bid(studio: Studio, net: Network, key: bytes, token_id: int, amount_wei: int
     if (current := auction_of(studio, net, token_id)) is not None:
         outbid = {"to": current["bidder"], "wei": current["highest_bid_wei"]} if current["bidder"] else None
         receipt = send(net, key, {**call_tx(market, "bid", _collection(studio, net).address, token_id), "value": amount_wei}, f"bidding on token {token_id:#x}")
-    elif (doc := _live_voucher(studio, net, token_id, auction=True)) is not None:
+    elif (signed := _live_voucher(studio, net, token_id, auction=True)) is not None:
         outbid = None
-        voucher, signature = voucher_args(doc)
+        voucher, signature = voucher_args(signed)
         receipt = send(net, key, {**call_tx(market, "bidWithVoucher", voucher, signature), "value": amount_wei}, f"opening the auction of token {token_id:#x} with a bid")
-        _record_lazy_mint(studio, net, doc, receipt)  # minted into the market's escrow
+        _record_lazy_mint(studio, net, signed, receipt)  # minted into the market's escrow
     else:
         raise LatentmintError(f"token {token_id:#x} has no auction (nor an auction voucher) here")
     placed = market.events.BidPlaced().process_receipt(receipt, errors=DISCARD)[0]["args"]
@@ -322,7 +316,7 @@ def accept_offer(studio: Studio, net: Network, key: bytes, token_id: int, buyer:
     if agreed_wei is not None and agreed_wei != amount:
         raise LatentmintError(f"{buyer}'s offer is {net.w3.from_wei(amount, 'ether')} ETH, not {net.w3.from_wei(agreed_wei, 'ether')} ETH; nothing was sent")
     if market.functions.listings(coll.address, token_id).call()[0] == ZERO:
-        _approve_market(net, key, coll, market)
+        approve_market(net, key, coll, market)
     receipt = send(net, key, call_tx(market, "acceptOffer", coll.address, token_id, buyer, amount), f"accepting {buyer}'s offer on token {token_id:#x}")
     return {"token_id": token_id, **_paid(net, market, receipt)}
 
