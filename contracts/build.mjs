@@ -14,7 +14,7 @@ const repo = path.resolve(here, "..");
 const settings = {
   optimizer: { enabled: true, runs: 200 },
   evmVersion: "cancun",
-  outputSelection: { "*": { "*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object", "evm.methodIdentifiers"] } },
+  outputSelection: { "*": { "*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object", "evm.deployedBytecode.immutableReferences", "evm.methodIdentifiers"] } },
 };
 
 function findImports(name) {
@@ -46,6 +46,8 @@ function build(folder, outDir) {
         abi: c.abi,
         bytecode: "0x" + c.evm.bytecode.object,
         deployedBytecode: "0x" + c.evm.deployedBytecode.object,
+        // Where the deployed code holds immutables (zeros here): masked when recognising a deployed copy.
+        immutableRanges: Object.values(c.evm.deployedBytecode.immutableReferences || {}).flat().map((r) => [r.start, r.length]).sort((a, b) => a[0] - b[0]),
         methodIdentifiers: c.evm.methodIdentifiers,
       };
       fs.writeFileSync(path.join(outDir, `${name}.json`), JSON.stringify(artifact, null, 1) + "\n");

@@ -160,3 +160,58 @@ def test_doctor_names_each_disagreement(studio: Studio) -> None:
     problems = {f.problem for f in check_studio(studio)}
     assert any(token["metadata_cid"] in p and "not in the store" in p for p in problems)
     assert "changed since it was certified" in problems
+
+
+def test_logs_sealed_with_each_block_answer_get_logs_as_eth_tester_itself_would(tmp_path: Path) -> None:
+    """eth_getLogs on the embedded chain is answered from the logs written with each block; eth-tester's own walk of
+    every receipt must give the same list for any range, address and topic filter, also for a block sealed
+    before its logs were kept (here: its key removed), and transactions are found by hash as before."""
+    from eth_account import Account
+    from latentmint.chain.embedded import LOGS_KEY, _sealed_logs
+    from latentmint.chain.events import TRANSFER
+    from latentmint.chain.mint import collection_for
+
+    studio = init_studio(tmp_path / "studio")
+    net = connect(studio)
+    key, other = net.faucet[0], Account.from_key(net.faucet[1]).address
+    artist = Account.from_key(key).address
+    coll = collection_for(studio, net, key, artist, "Logs", 500)
+    tokens = []
+    for i in range(4):
+        send(net, key, {"to": coll.address, "data": coll.encode_abi("mint", args=[artist, bytes([i + 1]) * 32, bytes([9]) * 32])}, "mint")
+        tokens.append(int.from_bytes(bytes([i + 1]) * 32, "big"))
+    send(net, key, {"to": coll.address, "data": coll.encode_abi("transferFrom", args=[artist, other, tokens[1]])}, "transfer")
+    send(net, key, {"to": other, "value": 1}, "a block without logs")
+    tester = net.w3.provider.ethereum_tester
+    chain = tester.backend.chain
+    log_db = chain.chaindb.db
+    while not hasattr(log_db, "derived"):  # py-evm wraps our LogDB; find it
+        log_db = getattr(log_db, "wrapped_db", None) or log_db._db
+    head = net.w3.eth.block_number
+    transfer = TRANSFER
+    pad = lambda a: "0x" + "00" * 12 + a[2:].lower()  # noqa: E731
+    queries = [
+        {"from_block": 0, "to_block": head},
+        {"from_block": 0, "to_block": "latest", "address": coll.address},
+        {"from_block": 2, "to_block": head - 1, "address": [coll.address, other]},
+        {"from_block": 0, "to_block": head, "topics": [transfer]},
+        {"from_block": 0, "to_block": head, "topics": [transfer, None, pad(other)]},
+        {"from_block": 0, "to_block": head, "topics": [[transfer, "0x" + "ab" * 32], pad(artist)]},
+        {"from_block": head, "to_block": head},
+        {"from_block": 5, "to_block": 3},
+    ]
+    expected = [list(tester.get_logs(**q)) for q in queries]
+    assert sum(map(len, expected)) > 10 and any(len(e) == 1 for e in expected)
+    assert [_sealed_logs(log_db, chain, q) for q in queries] == expected
+    dropped = [k for k in list(log_db._data) if k.startswith(LOGS_KEY)]
+    for k in dropped:  # as if every block had been sealed by an older latentmint
+        del log_db._data[k]
+    assert dropped and [_sealed_logs(log_db, chain, q) for q in queries] == expected
+    assert net.w3.eth.get_logs({"fromBlock": 0, "toBlock": head, "address": coll.address})[-1]["transactionHash"] == net.w3.eth.get_block(head - 1)["transactions"][0]
+    import eth_tester.backends.pyevm.main as pyevm
+
+    for number in (1, 3, head):  # found through py-evm's hash table, as eth-tester's walk finds it
+        tx = net.w3.eth.get_block(number)["transactions"][0]
+        walked = pyevm._get_transaction_by_hash.__wrapped__(chain, bytes(tx))
+        assert pyevm._get_transaction_by_hash(chain, bytes(tx))[1:] == walked[1:] and walked[0].number == number
+        assert net.w3.eth.get_transaction(tx)["blockNumber"] == number

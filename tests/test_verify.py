@@ -151,3 +151,32 @@ def test_the_index_takes_metadata_from_mint_calldata_and_follows_metadata_update
     rebuilt = ChainIndex(studio, net)
     rebuilt.top_up(net.w3.eth.block_number, [coll], None)
     assert [rebuilt.tokens()[k]["work"] for k in keys] == ["w0", "corrected", "w2", "w3", "w4"]
+
+
+def test_mint_calldata_is_trusted_only_from_latentmints_own_collection_code(tmp_path: Path) -> None:
+    """The index reads a token's metadata from its mint calldata when the contract is latentmint's collection
+    (its deployed code, immutables aside); another contract with the same `mint` answers through tokenURI."""
+    from eth_account import Account
+
+    from latentmint.chain.events import ChainIndex, _is_ours
+    from latentmint.chain.mint import COLLECTION, collection_for
+    from latentmint.chain.network import call_tx, contract, deploy, send
+    from latentmint.storage.cid import digest_of, raw_cid_from_digest
+    from latentmint.storage.store import open_store
+
+    studio = init_studio(tmp_path / "studio")
+    net = connect(studio)
+    key = net.faucet[0]
+    artist = Account.from_key(key).address
+    store = open_store(studio)
+    said, named = (digest_of(store.put_bytes(json.dumps({"properties": {"work": w}}).encode())) for w in ("in the calldata", "by tokenURI"))
+    ours = collection_for(studio, net, key, artist, "Ours", 750)
+    art = json.loads((Path(__file__).resolve().parent / "artifacts" / "LyingCollection.json").read_text())
+    lying = contract(net, COLLECTION, deploy(net, key, "LyingCollection", f"ipfs://{raw_cid_from_digest(named)}", art=art)["contractAddress"])
+    for coll in (ours, lying):
+        send(net, key, call_tx(coll, "mint", artist, b"\x07" * 32, said), "mint")
+    assert _is_ours(net, ours) and not _is_ours(net, lying)
+    tokens = ChainIndex.open(studio, net, [ours, lying]).tokens()
+    token = int.from_bytes(b"\x07" * 32, "big")
+    assert tokens[f"{ours.address}:{token}"]["work"] == "in the calldata"
+    assert tokens[f"{lying.address}:{token}"]["work"] == "by tokenURI"

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from scipy.ndimage import laplace
 
 
 def media_size(data: bytes, name: str) -> tuple[int, int]:
@@ -66,6 +65,8 @@ def grid(images: Sequence[Image.Image], cell: int, columns: int | None = None, g
 def sharpness(image: Image.Image) -> float:
     """Variance of the Laplacian over the centre of a 128 px grayscale copy: low means blurry."""
     gray = np.asarray(image.convert("L").resize((128, 128), Image.BOX), dtype=np.float64)
+    from scipy.ndimage import laplace  # scipy takes a quarter second to import; verification never needs it
+
     return float(laplace(gray)[32:96, 32:96].var())
 
 

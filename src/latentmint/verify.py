@@ -20,9 +20,8 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from latentmint.art.fingerprint import CopyIndex, is_current, still
 from latentmint.art.works import list_works
 from latentmint.chain.events import ChainIndex
 from latentmint.chain.mint import COLLECTION, _deployments, history
@@ -30,6 +29,9 @@ from latentmint.chain.network import Network, contract
 from latentmint.errors import LatentmintError
 from latentmint.provenance.credentials import MIME_TYPES, inspect_bytes
 from latentmint.studio import Studio
+
+if TYPE_CHECKING:  # the fingerprint code needs torch: imported only when a file is not an exact match
+    from latentmint.art.fingerprint import CopyIndex
 
 
 @dataclass
@@ -72,6 +74,8 @@ _MEMO: dict[str, tuple[tuple, KnownTokens]] = {}  # a server verifies many files
 def known_tokens(studio: Studio, net: Network, collections: list[Any]) -> KnownTokens:
     """Every token minted in `collections` with its metadata's fingerprint (from the chain index); the
     studio's own records fill in what its store lacks or what predates fingerprints."""
+    from latentmint.art.fingerprint import CopyIndex, is_current
+
     index = ChainIndex.open(studio, net, collections)
     memo_key = (index.doc["head"] and index.doc["head"]["number"], tuple(sorted(c.address for c in collections)), studio.works.stat().st_mtime_ns)
     if (memo := _MEMO.get(str(index.path))) and memo[0] == memo_key:
@@ -153,6 +157,8 @@ def verify_bytes(studio: Studio, net: Network, data: bytes, name: str, trust_anc
             valid = credentials and credentials["credentials"] == "valid"
             reason = "the exact minted bytes" + ("; content credentials valid" if valid else "; no valid content credentials inside")
             return Verification("AUTHENTIC", token_id, facts["owner"], facts["creator"], reason, facts["collection"], 1.0, credentials, facts["mint_tx"], facts["events"], facts["objects"])
+    from latentmint.art.fingerprint import still
+
     known = known_tokens(studio, net, collections)
     key, score = known.index.match(still(data, name))
     tampered = bool(credentials and credentials["credentials"] == "invalid" and "changed after it was signed" in (credentials["reason"] or ""))

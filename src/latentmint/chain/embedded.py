@@ -5,6 +5,11 @@ one batch per mined block, each framed with its length and a CRC. A crash mid-wr
 last batch, which the next open drops (the chain is then at the block before), so nothing half-written
 is ever read. When the log grows past twice the live data it is compacted into a fresh file (temp +
 rename). Reopening reads the log once: a chain of 10,000 tokens opens in about a second.
+
+eth-tester finds a transaction by walking every block and answers eth_getLogs by reading every receipt of
+every block in the range, so reading a collection's history cost minutes at 10,000 mints. Here each block's
+logs are written with the block (same batch, key LOGS_KEY + number) as it is sealed, transactions are found
+through py-evm's own hash -> (block, index) table, and eth_getLogs is answered from the sealed logs.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +35,7 @@ SYNC = b"\xf0LMBATCH"  # starts every batch: finds the valid blocks after a dama
 _HEADER = struct.Struct(">II")  # batch length, crc32
 _RECORD = struct.Struct(">HI")  # key length, value length (DELETED for a deletion)
 DELETED = 0xFFFFFFFF
+LOGS_KEY = b"latentmint:logs:"  # + block number: that block's logs, sealed with it
 EMBEDDED_CHAIN_ID = 131277322940537  # eth-tester's chain id; a wallet should never see it on a public network
 LOCK_TIMEOUT_S = float(os.environ.get("LATENTMINT_LOCK_TIMEOUT", "300"))
 
@@ -126,6 +133,7 @@ class LogDB:
         self._log_bytes = 0
         self._inode = None
         self.dropped: Scan | None = None  # a torn tail dropped on open (a crash mid-write)
+        self.derived: dict[bytes, bytes] = {}  # kept in memory only: logs of blocks sealed before LOGS_KEY existed
         if self.path.exists():
             self._load()
         else:
@@ -137,7 +145,7 @@ class LogDB:
         v1 = raw.startswith(MAGIC_V1)
         if not (v1 or raw.startswith(MAGIC)):
             raise LatentmintError(f"{self.path}: not a latentmint chain log")
-        self._data, self._pending = {}, {}
+        self._data, self._pending, self.derived = {}, {}, {}
         scan = scan_log(raw, len(MAGIC), self._data, v1)
         self._check(scan.damaged_at, scan.batches)
         self._log_bytes, self._inode = scan.end, os.stat(self.path).st_ino
@@ -328,7 +336,8 @@ def open_embedded(folder: Path, lock: ChainLock | None = None):
         class PersistedChain(base):  # type: ignore[misc, valid-type]
             def mine_block(self, *args: Any, **kwargs: Any):
                 block = super().mine_block(*args, **kwargs)
-                log.flush()  # one batch per block: the unit that survives a crash
+                log[LOGS_KEY + str(block.number).encode()] = _seal_logs(block, block.get_receipts(self.chaindb))
+                log.flush()  # one batch per block (its logs included): the unit that survives a crash
                 return block
 
         db = AtomicDB(log)
@@ -340,12 +349,17 @@ def open_embedded(folder: Path, lock: ChainLock | None = None):
             log.flush()
         _warn_dropped(log, backend.chain)
 
+    _index_transactions()
+
     class SharedLogProvider(EthereumTesterProvider):
         def make_request(self, method: Any, params: Any) -> Any:
             with lock.held():
                 if log.refresh():
                     backend.chain = PersistedChain(db)  # a fresh view of the head another process moved
                     _warn_dropped(log, backend.chain)
+                if method == "eth_getLogs" and (found := _sealed_logs(log, backend.chain, params[0])) is not None:
+                    self._current_request_id += 1
+                    return {"id": repr(self._current_request_id), "jsonrpc": "2.0", "result": found}
                 return super().make_request(method, params)
 
     w3 = Web3(SharedLogProvider(EthereumTester(backend)))
@@ -360,3 +374,78 @@ def _warn_dropped(log: LogDB, chain: Any) -> None:
     head = chain.get_canonical_head().block_number
     warn(f"{log.path}: dropped a torn last write ({log.dropped.size - log.dropped.end} bytes at byte {log.dropped.end}): block {head + 1}, which a crash interrupted, is not on the chain; the chain is at block {head}")
     log.dropped = None
+
+
+def _seal_logs(block: Any, receipts: Any) -> bytes:
+    """A block's logs as stored beside it: [block hash, [[tx hash, [[address, [topics], data], ...]], ...]]."""
+    import rlp
+
+    txs = [[tx.hash, [[entry.address, [t.to_bytes(32, "big") for t in entry.topics], entry.data] for entry in receipt.logs]] for tx, receipt in zip(block.transactions, receipts)]
+    return rlp.encode([block.hash, txs])
+
+
+def _sealed_logs(log: LogDB, chain: Any, query: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """eth_getLogs from the logs sealed with each block, in eth-tester's own result form; None for a query
+    this does not answer (a block hash, the pending block), which eth-tester then answers itself."""
+    import rlp
+    from eth_utils import encode_hex
+
+    if set(query) - {"from_block", "to_block", "address", "topics"}:
+        return None
+    head = chain.get_canonical_head().block_number
+    bounds = []
+    for name in ("from_block", "to_block"):
+        value = query.get(name, "latest")
+        value = {"latest": head, "safe": head, "finalized": head, "earliest": 0, None: head}.get(value, value) if not isinstance(value, int) else value
+        if not isinstance(value, int):
+            return None
+        bounds.append(value)
+    addresses = query.get("address")
+    addresses = {a.lower() for a in ([addresses] if isinstance(addresses, str) else addresses or [])}
+    wanted = [None if t is None else {t.lower()} if isinstance(t, str) else {x.lower() for x in t} for t in query.get("topics") or []]
+    out = []
+    for number in range(max(bounds[0], 0), min(bounds[1], head) + 1):
+        sealed = log.get(LOGS_KEY + str(number).encode()) or log.derived.get(LOGS_KEY + str(number).encode())
+        if sealed is None:  # sealed before this version, or the genesis: read the receipts once, keep them
+            block = chain.get_canonical_block_by_number(number)
+            sealed = _seal_logs(block, block.get_receipts(chain.chaindb))
+            log.derived[LOGS_KEY + str(number).encode()] = sealed
+        block_hash, txs = rlp.decode(sealed)
+        for tx_index, (tx_hash, entries) in enumerate(txs):
+            for log_index, (address, topics, data) in enumerate(entries):
+                if addresses and encode_hex(address) not in addresses:
+                    continue
+                hexed = [encode_hex(t) for t in topics]
+                if len(wanted) > len(hexed) or any(w is not None and h not in w for w, h in zip(wanted, hexed)):
+                    continue
+                out.append({"type": "mined", "log_index": log_index, "transaction_index": tx_index, "transaction_hash": encode_hex(tx_hash), "block_hash": encode_hex(block_hash),
+                            "block_number": number, "address": _checksummed(address), "data": encode_hex(data), "topics": hexed})
+    return out
+
+
+@lru_cache(maxsize=1024)
+def _checksummed(address: bytes) -> str:
+    from eth_utils import to_checksum_address
+
+    return to_checksum_address(address)
+
+
+def _index_transactions() -> None:
+    """Find transactions through py-evm's hash -> (block, index) table instead of eth-tester's walk of every block."""
+    import eth_tester.backends.pyevm.main as pyevm
+    from eth.exceptions import TransactionNotFound
+
+    if getattr(pyevm._get_transaction_by_hash, "indexed", False):
+        return
+    walk = pyevm._get_transaction_by_hash
+
+    def by_index(chain: Any, transaction_hash: bytes):
+        try:
+            number, index = chain.chaindb.get_transaction_index(transaction_hash)
+        except TransactionNotFound:
+            return walk(chain, transaction_hash)  # pending, or not there: eth-tester's own answer
+        block = chain.get_canonical_block_by_number(number)
+        return block, block.transactions[index], index
+
+    by_index.indexed, by_index.__wrapped__ = True, walk
+    pyevm._get_transaction_by_hash = by_index

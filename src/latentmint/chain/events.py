@@ -17,7 +17,10 @@ REORG_DEPTH blocks, so a reorganisation of the chain's tip replaces what it chan
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any
+
+from eth_utils import keccak, to_checksum_address
 
 from latentmint.chain.network import Network, hexstr
 from latentmint.errors import LatentmintError
@@ -84,14 +87,16 @@ class ChainIndex:
                 continue
             self._forget_transfers(coll.address, first)
             minted: dict[int, str] = {}  # token -> its mint transaction, for tokens not indexed yet
-            for log in logs_in_ranges(coll.events.Transfer(), first, head):
-                a, token = log["args"], log["args"]["tokenId"]
-                key = f"{coll.address}:{token}"
-                d["transfers"].setdefault(key, []).append({"from": a["from"], "to": a["to"], "tx": hexstr(log["transactionHash"]), "block": log["blockNumber"], "log": log["logIndex"]})
-                blocks.add(log["blockNumber"])
-                if int(a["from"], 16) == 0 and key not in d["tokens"]:
-                    minted[token] = hexstr(log["transactionHash"])
-            updated = {log["args"]["_tokenId"] for log in logs_in_ranges(coll.events.MetadataUpdate(), first, head)} if "MetadataUpdate" in _events(coll) else set()
+            updated: set[int] = set()
+            for log in _token_logs(self.net, coll, first, head):
+                if log["event"] == "MetadataUpdate":
+                    updated.add(log["token"])
+                    continue
+                token, key = log["token"], f"{coll.address}:{log['token']}"
+                d["transfers"].setdefault(key, []).append({k: log[k] for k in ("from", "to", "tx", "block", "log")})
+                blocks.add(log["block"])
+                if int(log["from"], 16) == 0 and key not in d["tokens"]:
+                    minted[token] = log["tx"]
             digests = _mint_digests(self.net, coll, set(minted.values()))
             for token in [*minted, *(t for t in updated if f"{coll.address}:{t}" in d["tokens"] and t not in minted)]:
                 known = digests.get(token) if token not in updated else None  # updated since its mint: ask the contract
@@ -254,16 +259,52 @@ def contract_logs_in_ranges(net: Network, contract: Any, first: int, last: int, 
             yield kind().process_log(raw)
 
 
-def _events(coll: Any) -> set[str]:
-    return {item["name"] for item in coll.abi if item.get("type") == "event"}
+TRANSFER = "0x" + keccak(text="Transfer(address,address,uint256)").hex()  # ERC-721: from, to and tokenId all indexed
+METADATA_UPDATE = "0x" + keccak(text="MetadataUpdate(uint256)").hex()  # EIP-4906: tokenId in the data
+_OURS: dict[tuple[str, str], bool] = {}
+
+
+def _token_logs(net: Network, coll: Any, first: int, last: int) -> Any:
+    """The collection's Transfer and MetadataUpdate events from `first` to `last` in one ranged read, decoded
+    by hand: web3's generic event decoding costs more than the read itself at 10,000 mints."""
+    query = lambda lo, hi: net.w3.eth.get_logs({"address": coll.address, "fromBlock": lo, "toBlock": hi, "topics": [[TRANSFER, METADATA_UPDATE]]})  # noqa: E731
+    for raw in _ranged(query, f"{coll.address} Transfer logs", first, last, MAX_RANGE):
+        topics, where = [hexstr(t) for t in raw["topics"]], {"tx": hexstr(raw["transactionHash"]), "block": raw["blockNumber"], "log": raw["logIndex"]}
+        if topics[0] == TRANSFER and len(topics) == 4:
+            yield {"event": "Transfer", "from": _address(topics[1]), "to": _address(topics[2]), "token": int(topics[3], 16), **where}
+        elif topics[0] == METADATA_UPDATE and len(bytes(raw["data"])) == 32:
+            yield {"event": "MetadataUpdate", "token": int.from_bytes(bytes(raw["data"]), "big"), **where}
+
+
+@lru_cache(maxsize=4096)  # a collection's owners are few; checksumming costs a keccak each time
+def _address(topic: str) -> str:
+    return to_checksum_address("0x" + topic[-40:])
+
+
+def _is_ours(net: Network, coll: Any) -> bool:
+    """Is the contract at `coll` latentmint's own collection code (immutables aside)? Then its tokenURI is, by
+    that code, ipfs://<the digest its mint calldata carried>, and the calldata alone says each token's metadata."""
+    from latentmint.chain.mint import COLLECTION
+    from latentmint.chain.network import artifact
+
+    key = (net.key, coll.address)
+    if key not in _OURS:
+        art = artifact(COLLECTION)
+        code, want = bytearray(net.w3.eth.get_code(coll.address)), bytes.fromhex(art["deployedBytecode"].removeprefix("0x"))
+        for start, length in art.get("immutableRanges", []):
+            code[start : start + length] = bytes(length)
+        _OURS[key] = bytes(code) == want
+    return _OURS[key]
 
 
 def _mint_digests(net: Network, coll: Any, txs: set[str]) -> dict[int, bytes]:
     """token id -> metadata digest, decoded from the calldata of the mint transactions (`mint`, `mintBatch`):
     one read per transaction instead of one tokenURI call per token (10,000 calls take minutes on the embedded
-    chain). A transaction counts only if it called the collection directly and the contract's tokenURI for
-    its first token names the decoded digest; the rest (a multisig, another contract) are left to tokenURI."""
+    chain). A transaction counts only if it called the collection directly and the contract is latentmint's own
+    code or its tokenURI for the transaction's first token names the decoded digest; the rest (a multisig,
+    another contract) are left to tokenURI."""
     out: dict[int, bytes] = {}
+    ours = _is_ours(net, coll) if txs else False
     for tx in txs:
         try:
             sent = net.w3.eth.get_transaction(tx)
@@ -276,7 +317,7 @@ def _mint_digests(net: Network, coll: Any, txs: set[str]) -> dict[int, bytes]:
                 pairs = [(int.from_bytes(args["contentHash"], "big"), bytes(args["digest"]))]
             else:
                 continue
-            if pairs and coll.functions.tokenURI(pairs[0][0]).call() == f"ipfs://{raw_cid_from_digest(pairs[0][1])}":
+            if pairs and (ours or coll.functions.tokenURI(pairs[0][0]).call() == f"ipfs://{raw_cid_from_digest(pairs[0][1])}"):
                 out.update(pairs)
         except Exception:  # not ours to decode (another ABI, a pruned node): tokenURI per token instead
             continue
