@@ -1,6 +1,7 @@
 """The main job end to end on a demo studio: every stage that exists so far, rerunnable.
 
-Today: create the artist's identity, ingest the photos, train the 64 px CPU preset for a bounded time,
+Today: create the artist's identity, ingest the photos, train the 256 px CPU preset (a 64 px face generator, then
+its x4 upscaler, both on these photos) for a bounded time,
 generate 16 works and a looping latent walk (each checked for originality), keep 12 of the 16, certify
 those and the walk, mint them on the embedded chain, list the first token, buy it with a second account
 (a collector), and verify the original file and a re-encoded copy of it.
@@ -34,7 +35,8 @@ from latentmint.verify import verify_file
 
 # The repository sits beside shared/ on the developers' and CI machines.
 DEFAULT_PHOTOS = Path("../shared/datasets/london")
-DATASET, RUN = "photos", "demo-64"
+DATASET, RUN = "photos", "demo-256"
+PRESET = "faces-256-cpu"  # works a collector can look at: 256 px, the cascade that fits a laptop
 ARTIST = "Demo Artist"
 # The demo studio's keys are throwaway; LATENTMINT_PASSWORD overrides this for anyone who wants their own.
 DEMO_PASSWORD = "latentmint-demo"
@@ -67,7 +69,7 @@ def default_photos() -> Path:
 def run_demo(
     photos: Path | None,
     studio_dir: Path,
-    train_seconds: float = 240,
+    train_seconds: float = 300,
     on_stage: Callable[[str], Callable | None] = lambda stage: None,
 ) -> DemoResult:
     """`on_stage(name)` returns the progress callback for that stage (or None)."""
@@ -86,7 +88,7 @@ def run_demo(
     status = json.loads(run_json.read_text()).get("status") if run_json.is_file() else None
     trained = None
     if status != "completed":
-        config = make_config("faces-64-cpu", {"time_budget_s": train_seconds, "sample_every": 100, "ckpt_every": 100, "eval_samples": 100})
+        config = make_config(PRESET, {"time_budget_s": train_seconds, "sample_every": 100, "ckpt_every": 100, "eval_samples": 100})
         resume = (studio.runs / RUN / "checkpoints" / "latest.pt").is_file()
         trained = train(studio, DATASET, RUN, None if resume else config, resume=resume, resume_changes={"time_budget_s": train_seconds}, progress=on_stage("train"))
     works = generate(studio, RUN, list(range(1, 17)), progress=on_stage("generate"))

@@ -105,7 +105,7 @@ def print_ingest_report(report: Any, shown: int = 15) -> None:
 def demo(
     photos: Annotated[Optional[Path], typer.Option(help="Folder of photos (default: ../shared/datasets/london when present).", show_default=False)] = None,
     studio: Annotated[Path, typer.Option("--studio", help="Studio folder for the demo (created, or resumed when it exists).")] = Path("demo-studio"),
-    train_time: Annotated[str, typer.Option("--train-time", help="How long to train the 64 px model, e.g. 4m.")] = "4m",
+    train_time: Annotated[str, typer.Option("--train-time", help="How long to train the 256 px model (its 64 px generator, then its upscaler), e.g. 5m.")] = "5m",
     as_json: JsonOpt = False,
 ) -> None:
     """The main job end to end on a demo studio: photos to a trained model, certified works, tokens, a sale, verified files."""
