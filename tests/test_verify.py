@@ -81,6 +81,24 @@ def test_every_case_gets_the_right_verdict(minted) -> None:
         assert tampered.verdict == "TAMPERED" and tampered.token_id == token.token_id, tampered.reason
 
 
+def test_an_exact_match_in_a_new_process_loads_no_torch(minted) -> None:
+    """`verify` of a minted original answers from sha256, the chain and the index: torch (a second of import) is
+    loaded only when a file has to be searched for as a copy."""
+    import subprocess
+    import sys
+
+    studio, tokens = minted
+    certified = tokens[0].work.root / tokens[0].work.record["certificate"]["file"]
+    code = (
+        "import sys; from pathlib import Path; from latentmint.studio import open_studio; from latentmint.chain.network import connect\n"
+        "from latentmint.verify import verify_bytes\n"
+        "s = open_studio(sys.argv[1]); p = Path(sys.argv[2]); v = verify_bytes(s, connect(s), p.read_bytes(), p.name)\n"
+        "print(v.verdict, 'torch' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(studio.root), str(certified)], capture_output=True, text=True, timeout=300)
+    assert done.stdout.split() == ["AUTHENTIC", "False"], done.stderr[-2000:]
+
+
 def test_unrelated_faces_are_unknown(minted) -> None:
     studio, _ = minted
     net = connect(studio)

@@ -7,7 +7,6 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 
@@ -64,9 +63,10 @@ def grid(images: Sequence[Image.Image], cell: int, columns: int | None = None, g
 
 def sharpness(image: Image.Image) -> float:
     """Variance of the Laplacian over the centre of a 128 px grayscale copy: low means blurry."""
-    gray = np.asarray(image.convert("L").resize((128, 128), Image.BOX), dtype=np.float64)
-    from scipy.ndimage import laplace  # scipy takes a quarter second to import; verification never needs it
+    import numpy as np  # numpy and scipy take a quarter second to import: verifying an original needs neither
+    from scipy.ndimage import laplace
 
+    gray = np.asarray(image.convert("L").resize((128, 128), Image.BOX), dtype=np.float64)
     return float(laplace(gray)[32:96, 32:96].var())
 
 

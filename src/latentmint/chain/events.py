@@ -261,7 +261,6 @@ def contract_logs_in_ranges(net: Network, contract: Any, first: int, last: int, 
 
 TRANSFER = "0x" + keccak(text="Transfer(address,address,uint256)").hex()  # ERC-721: from, to and tokenId all indexed
 METADATA_UPDATE = "0x" + keccak(text="MetadataUpdate(uint256)").hex()  # EIP-4906: tokenId in the data
-_OURS: dict[tuple[str, str], bool] = {}
 
 
 def _token_logs(net: Network, coll: Any, first: int, last: int) -> Any:
@@ -283,18 +282,16 @@ def _address(topic: str) -> str:
 
 def _is_ours(net: Network, coll: Any) -> bool:
     """Is the contract at `coll` latentmint's own collection code (immutables aside)? Then its tokenURI is, by
-    that code, ipfs://<the digest its mint calldata carried>, and the calldata alone says each token's metadata."""
+    that code, ipfs://<the digest its mint calldata carried>, and the calldata alone says each token's metadata.
+    Read afresh each time (one eth_getCode): a reset dev chain may hold other code at the same address."""
     from latentmint.chain.mint import COLLECTION
     from latentmint.chain.network import artifact
 
-    key = (net.key, coll.address)
-    if key not in _OURS:
-        art = artifact(COLLECTION)
-        code, want = bytearray(net.w3.eth.get_code(coll.address)), bytes.fromhex(art["deployedBytecode"].removeprefix("0x"))
-        for start, length in art.get("immutableRanges", []):
-            code[start : start + length] = bytes(length)
-        _OURS[key] = bytes(code) == want
-    return _OURS[key]
+    art = artifact(COLLECTION)
+    code, want = bytearray(net.w3.eth.get_code(coll.address)), bytes.fromhex(art["deployedBytecode"].removeprefix("0x"))
+    for start, length in art.get("immutableRanges", []):
+        code[start : start + length] = bytes(length)
+    return bytes(code) == want
 
 
 def _mint_digests(net: Network, coll: Any, txs: set[str]) -> dict[int, bytes]:
