@@ -1,10 +1,10 @@
 """The main job end to end on a demo studio: every stage that exists so far, rerunnable.
 
-Today: create the artist's identity, ingest the photos, train the 256 px CPU preset (a 64 px face generator, then
-its x4 upscaler, both on these photos) for a bounded time,
-generate 16 works and a looping latent walk (each checked for originality), keep 12 of the 16, certify
-those and the walk, mint them on the embedded chain, list the first token, buy it with a second account
-(a collector), and verify the original file and a re-encoded copy of it.
+Today: create the artist's identity, ingest the photos, train the 256 px CPU preset (a 64 px face generator,
+then its x4 upscaler, both on these photos) for a bounded time, generate 16 works and a looping latent walk
+(each checked for originality), keep 12 of the 16, certify those and the walk, mint them on the embedded chain,
+list the first token, buy it with a second account (a collector), and verify the original file and a
+re-encoded copy of it.
 A rerun resumes an unfinished run and skips finished work (works are found again by their IDs).
 """
 

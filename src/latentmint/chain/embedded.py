@@ -21,7 +21,6 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -336,7 +335,7 @@ def open_embedded(folder: Path, lock: ChainLock | None = None):
         class PersistedChain(base):  # type: ignore[misc, valid-type]
             def mine_block(self, *args: Any, **kwargs: Any):
                 block = super().mine_block(*args, **kwargs)
-                log[LOGS_KEY + str(block.number).encode()] = _seal_logs(block, block.get_receipts(self.chaindb))
+                log[_logs_key(block.number)] = _seal_logs(block, block.get_receipts(self.chaindb))
                 log.flush()  # one batch per block (its logs included): the unit that survives a crash
                 return block
 
@@ -376,6 +375,10 @@ def _warn_dropped(log: LogDB, chain: Any) -> None:
     log.dropped = None
 
 
+def _logs_key(number: int) -> bytes:
+    return LOGS_KEY + str(number).encode()
+
+
 def _seal_logs(block: Any, receipts: Any) -> bytes:
     """A block's logs as stored beside it: [block hash, [[tx hash, [[address, [topics], data], ...]], ...]]."""
     import rlp
@@ -389,6 +392,8 @@ def _sealed_logs(log: LogDB, chain: Any, query: dict[str, Any]) -> list[dict[str
     this does not answer (a block hash, the pending block), which eth-tester then answers itself."""
     import rlp
     from eth_utils import encode_hex
+
+    from latentmint.chain.network import checksummed
 
     if set(query) - {"from_block", "to_block", "address", "topics"}:
         return None
@@ -405,11 +410,11 @@ def _sealed_logs(log: LogDB, chain: Any, query: dict[str, Any]) -> list[dict[str
     wanted = [None if t is None else {t.lower()} if isinstance(t, str) else {x.lower() for x in t} for t in query.get("topics") or []]
     out = []
     for number in range(max(bounds[0], 0), min(bounds[1], head) + 1):
-        sealed = log.get(LOGS_KEY + str(number).encode()) or log.derived.get(LOGS_KEY + str(number).encode())
+        key = _logs_key(number)
+        sealed = log.get(key) or log.derived.get(key)
         if sealed is None:  # sealed before this version, or the genesis: read the receipts once, keep them
             block = chain.get_canonical_block_by_number(number)
-            sealed = _seal_logs(block, block.get_receipts(chain.chaindb))
-            log.derived[LOGS_KEY + str(number).encode()] = sealed
+            sealed = log.derived[key] = _seal_logs(block, block.get_receipts(chain.chaindb))
         block_hash, txs = rlp.decode(sealed)
         for tx_index, (tx_hash, entries) in enumerate(txs):
             for log_index, (address, topics, data) in enumerate(entries):
@@ -419,15 +424,8 @@ def _sealed_logs(log: LogDB, chain: Any, query: dict[str, Any]) -> list[dict[str
                 if len(wanted) > len(hexed) or any(w is not None and h not in w for w, h in zip(wanted, hexed)):
                     continue
                 out.append({"type": "mined", "log_index": log_index, "transaction_index": tx_index, "transaction_hash": encode_hex(tx_hash), "block_hash": encode_hex(block_hash),
-                            "block_number": number, "address": _checksummed(address), "data": encode_hex(data), "topics": hexed})
+                            "block_number": number, "address": checksummed(address), "data": encode_hex(data), "topics": hexed})
     return out
-
-
-@lru_cache(maxsize=1024)
-def _checksummed(address: bytes) -> str:
-    from eth_utils import to_checksum_address
-
-    return to_checksum_address(address)
 
 
 def _index_transactions() -> None:

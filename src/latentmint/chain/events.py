@@ -17,12 +17,11 @@ REORG_DEPTH blocks, so a reorganisation of the chain's tip replaces what it chan
 from __future__ import annotations
 
 import json
-from functools import lru_cache
 from typing import Any
 
-from eth_utils import keccak, to_checksum_address
+from eth_utils import keccak
 
-from latentmint.chain.network import Network, hexstr
+from latentmint.chain.network import Network, checksummed, hexstr
 from latentmint.errors import LatentmintError
 from latentmint.files import atomic_write_json
 from latentmint.storage.cid import raw_cid_from_digest
@@ -270,14 +269,9 @@ def _token_logs(net: Network, coll: Any, first: int, last: int) -> Any:
     for raw in _ranged(query, f"{coll.address} Transfer logs", first, last, MAX_RANGE):
         topics, where = [hexstr(t) for t in raw["topics"]], {"tx": hexstr(raw["transactionHash"]), "block": raw["blockNumber"], "log": raw["logIndex"]}
         if topics[0] == TRANSFER and len(topics) == 4:
-            yield {"event": "Transfer", "from": _address(topics[1]), "to": _address(topics[2]), "token": int(topics[3], 16), **where}
+            yield {"event": "Transfer", "from": checksummed("0x" + topics[1][-40:]), "to": checksummed("0x" + topics[2][-40:]), "token": int(topics[3], 16), **where}
         elif topics[0] == METADATA_UPDATE and len(bytes(raw["data"])) == 32:
             yield {"event": "MetadataUpdate", "token": int.from_bytes(bytes(raw["data"]), "big"), **where}
-
-
-@lru_cache(maxsize=4096)  # a collection's owners are few; checksumming costs a keccak each time
-def _address(topic: str) -> str:
-    return to_checksum_address("0x" + topic[-40:])
 
 
 def _is_ours(net: Network, coll: Any) -> bool:

@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cache, cached_property
+from functools import cache, cached_property, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -68,6 +68,13 @@ def writes_chain(fn: Callable[..., Any]) -> Callable[..., Any]:
 def hexstr(value: Any) -> str:
     """0x-prefixed hex of a hash, whichever web3/hexbytes version made it."""
     return "0x" + bytes(value).hex()
+
+
+@lru_cache(maxsize=4096)  # the same few addresses recur in thousands of logs; each checksum costs a keccak
+def checksummed(address: str | bytes) -> str:
+    from eth_utils import to_checksum_address
+
+    return to_checksum_address(address)
 
 
 def connect(studio: Studio, network: str | None = None) -> Network:
