@@ -9,12 +9,13 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import threading
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -111,15 +112,16 @@ def test_the_index_reads_in_ranges_retries_rate_limits_and_survives_a_reorg(temp
         other = deploy(net, ANVIL_KEY, "HostileCollection", art=art)
         assert deployment_block(studio, net, other["contractAddress"], w3.eth.block_number) == other["blockNumber"]
 
-        for index in studio.chain.glob("events-*.json"):
+        for index in studio.chain.glob("events-*.sqlite"):
             index.unlink()  # built from scratch through the provider-like proxy
         shown = [cli(studio, "history", str(m["token_id"]), "--network", public, "--json") for m in minted]
         assert all(s.returncode == 0 for s in shown), [s.stderr for s in shown]
         assert [[e["event"] for e in json.loads(s.stdout)["events"]] for s in shown] == [["mint"], ["mint"]]
         counts = ProviderLike.counts
         assert counts["refused_ranges"] >= 1 and counts["rate_limited"] >= 1 and 0 < counts["widest_served"] <= MAX_BLOCKS
-        index = json.loads(next(studio.chain.glob("events-*.json")).read_text())
-        assert index["starts"][deployed["collection"]] == deployed["block"]  # not from genesis
+        with closing(sqlite3.connect(next(studio.chain.glob("events-*.sqlite")))) as db:
+            start = db.execute("SELECT start FROM contracts WHERE address = ?", (deployed["collection"],)).fetchone()
+        assert start == (deployed["block"],)  # not from genesis
 
         # a reorg of the tip: a transfer is indexed, the chain drops it and mines a different one instead
         token = str(minted[0]["token_id"])
@@ -219,7 +221,7 @@ def test_a_stranger_verifies_in_an_empty_folder_through_the_node_and_a_gateway(t
             assert docs[0]["source"]["network"] == rpc and docs[0]["source"]["ipfs"] == gateway and docs[0]["source"]["collection"] == collection
             assert docs[0]["objects"][0] == {"what": "metadata", "cid": minted[0]["token_uri"].removeprefix("ipfs://")}
             assert str(tmp_path / "cache") in outside[0].stderr and not list(empty.iterdir())  # nothing written where it ran
-        assert len(list((tmp_path / "cache").glob("verify/*/store/blocks/*"))) >= 2 and list((tmp_path / "cache").glob("verify/*/chain/events-*.json"))
+        assert len(list((tmp_path / "cache").glob("verify/*/store/blocks/*"))) >= 2 and list((tmp_path / "cache").glob("verify/*/chain/events-*.sqlite"))
 
         lied = [stranger(f, f"http://127.0.0.1:{liar.server_address[1]}", tmp_path / "fresh-cache") for f in (original, copy)]
         for result in lied:
@@ -299,7 +301,7 @@ def test_a_real_ipfs_node_pins_every_file_and_serves_them_back(template: Path, t
             assert verdicts == ["AUTHENTIC", "COPY"]
 
             shutil.rmtree(studio.store / "blocks")  # the studio lost its store (and its index): the node has everything
-            for index in studio.chain.glob("events-*.json"):
+            for index in studio.chain.glob("events-*.sqlite"):
                 index.unlink()
             again = [json.loads(cli(studio, "verify", str(f), "--network", rpc, "--json").stdout)["verdict"] for f in (original, copy)]
             assert again == verdicts and {p.name for p in (studio.store / "blocks").iterdir()} >= {m["token_uri"].removeprefix("ipfs://") for m in minted}

@@ -164,11 +164,40 @@ def test_the_index_takes_metadata_from_mint_calldata_and_follows_metadata_update
     send(net, key, call_tx(coll, "updateMetadata", int.from_bytes(hashes[1], "big"), changed), "update")
     tokens = ChainIndex.open(studio, net, [coll]).tokens()  # topped up: the MetadataUpdate makes it read token 1 again
     assert [tokens[k]["work"] for k in keys] == ["w0", "corrected", "w2", "w3", "w4"]
-    for index in studio.chain.glob("events-*.json"):
+    for index in studio.chain.glob("events-*.sqlite"):
         index.unlink()  # from scratch: the mint calldata says w1, the contract says corrected; the contract wins
     rebuilt = ChainIndex(studio, net)
     rebuilt.top_up(net.w3.eth.block_number, [coll], None)
     assert [rebuilt.tokens()[k]["work"] for k in keys] == ["w0", "corrected", "w2", "w3", "w4"]
+
+    # a top-up that fails half way (the store breaks after one token) leaves the index as it was before it
+    import latentmint.chain.events as events
+
+    before, head = rebuilt.tokens(), rebuilt.head
+    more = [hashlib.sha256(f"more {i}".encode()).digest() for i in range(3)]
+    send(net, key, call_tx(coll, "mintBatch", artist, more, [digests[0]] * 3), "mint")
+    real, calls = events._properties, []
+
+    def breaks_after_one(*args, **kw):
+        calls.append(args)
+        if len(calls) > 1:
+            raise OSError("disk unplugged")
+        return real(*args, **kw)
+
+    events._properties = breaks_after_one
+    try:
+        with pytest.raises(OSError, match="unplugged"):
+            ChainIndex.open(studio, net, [coll])
+    finally:
+        events._properties = real
+    left = ChainIndex(studio, net)
+    assert len(calls) == 2 and left.tokens() == before and left.head == head
+    assert len(ChainIndex.open(studio, net, [coll]).tokens()) == 8  # and the next top-up reads the three new ones
+
+    # a damaged index file is rebuilt from the chain; an older latentmint's JSON index is removed
+    (path := left.path).write_bytes(b"not a database at all" * 100)
+    (old := path.with_suffix(".json")).write_text("{}")
+    assert ChainIndex.open(studio, net, [coll]).tokens()[keys[1]]["work"] == "corrected" and not old.exists()
 
 
 def test_mint_calldata_is_trusted_only_from_latentmints_own_collection_code(tmp_path: Path) -> None:

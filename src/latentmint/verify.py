@@ -74,25 +74,30 @@ _MEMO: dict[str, tuple[tuple, KnownTokens]] = {}  # a server verifies many files
 def known_tokens(studio: Studio, net: Network, collections: list[Any]) -> KnownTokens:
     """Every token minted in `collections` with its metadata's fingerprint (from the chain index); the
     studio's own records fill in what its store lacks or what predates fingerprints."""
-    from latentmint.art.fingerprint import CopyIndex, is_current
+    import numpy as np
+
+    from latentmint.art.fingerprint import CopyIndex, fingerprint_bytes
 
     index = ChainIndex.open(studio, net, collections)
-    memo_key = (index.doc["head"] and index.doc["head"]["number"], tuple(sorted(c.address for c in collections)), studio.works.stat().st_mtime_ns)
+    memo_key = (index.head, tuple(sorted(c.address for c in collections)), studio.works.stat().st_mtime_ns)
     if (memo := _MEMO.get(str(index.path))) and memo[0] == memo_key:
         return memo[1]
-    tokens = index.tokens()
-    fingerprints = {k: p["fingerprint"] for k, p in tokens.items() if is_current(p.get("fingerprint"))}
-    by_work = {p["work"]: k for k, p in tokens.items() if p.get("work")}
+    keys, bank = index.fingerprints()
+    by_work, missing, have = index.works(), set(index.without_fingerprint()), set(keys)
+    extra: dict[str, bytes] = {}  # tokens whose fingerprint only the studio's own work records carry
     for work in list_works(studio, skip_damaged=True):
-        fp = (work.record.get("certificate") or {}).get("fingerprint")
+        fp = fingerprint_bytes((work.record.get("certificate") or {}).get("fingerprint"))
         for token in work.record.get("tokens", []):
             if token["chain"] != net.key:
                 continue
             key = f"{token['collection']}:{token['token_id']}"
             by_work.setdefault(work.id, key)
-            if is_current(fp) and key not in fingerprints:
-                fingerprints[key] = fp
-    known = KnownTokens(CopyIndex.build(fingerprints), by_work, [k for k in tokens if k not in fingerprints])
+            if fp is not None and key not in have:
+                extra[key] = fp
+    if extra:
+        keys = keys + list(extra)
+        bank = np.concatenate([bank, np.frombuffer(b"".join(extra.values()), np.int8).reshape(len(extra), *bank.shape[1:])])
+    known = KnownTokens(CopyIndex.from_array(keys, bank), by_work, sorted(missing - set(extra)))
     _MEMO[str(index.path)] = (memo_key, known)
     return known
 

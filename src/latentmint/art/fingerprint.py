@@ -14,13 +14,15 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import torch
-import torch.nn.functional as F
+from typing import TYPE_CHECKING
+
 from PIL import Image, ImageSequence
 
 from latentmint.errors import LatentmintError
-from latentmint.metrics.originality import best_ncc, signature
+
+if TYPE_CHECKING:  # numpy and torch load only where a fingerprint is computed or searched: the chain index and an
+    import numpy as np  # exact verification read the stored format alone
+    import torch
 
 SIDE, BLUR, SHIFT, MODE, CHANNELS = 32, 5, 3, "YCbCr", 3
 SIZES = range(SIDE, SIDE - 5, -1)  # 32..28 px: the query's scale relative to the original, down to 0.875
@@ -52,13 +54,28 @@ def still(data: bytes, name: str = "file") -> Image.Image:
 
 
 def fingerprint(image: Image.Image) -> str:
+    import numpy as np
+
+    from latentmint.metrics.originality import signature
+
     sig = signature(image, SIDE, BLUR, MODE)[0].numpy()
     q = np.round(sig / max(float(np.abs(sig).max()), 1e-9) * 127).astype(np.int8)
     return PREFIX + base64.b64encode(q.tobytes()).decode()
 
 
 def is_current(fp: str | None) -> bool:
-    return bool(fp) and fp.startswith(PREFIX)
+    return isinstance(fp, str) and fp.startswith(PREFIX)
+
+
+def fingerprint_bytes(fp: object) -> bytes | None:
+    """The stored int8 signature of a current fingerprint (CHANNELS x SIDE x SIDE bytes); None for anything else."""
+    if not is_current(fp):
+        return None
+    try:
+        raw = base64.b64decode(fp.removeprefix(PREFIX), validate=True)
+    except ValueError:
+        return None
+    return raw if len(raw) == CHANNELS * SIDE * SIDE else None
 
 
 def fingerprint_file(path: Path) -> str:
@@ -66,12 +83,12 @@ def fingerprint_file(path: Path) -> str:
 
 
 def _decode_int8(fp: str) -> np.ndarray:
-    if not is_current(fp):
+    import numpy as np
+
+    raw = fingerprint_bytes(fp)
+    if raw is None:
         raise ValueError("not a current latentmint fingerprint")
-    raw = np.frombuffer(base64.b64decode(fp.removeprefix(PREFIX)), dtype=np.int8)
-    if raw.size != CHANNELS * SIDE * SIDE:
-        raise ValueError("not a latentmint fingerprint")
-    return raw.reshape(CHANNELS, SIDE, SIDE)
+    return np.frombuffer(raw, dtype=np.int8).reshape(CHANNELS, SIDE, SIDE)
 
 
 @dataclass
@@ -90,13 +107,17 @@ class CopyIndex:
 
     @classmethod
     def build(cls, fingerprints: dict[str, str]) -> CopyIndex:
-        keys = sorted(k for k, fp in fingerprints.items() if is_current(fp))
+        import numpy as np
+
+        keys = sorted(k for k, fp in fingerprints.items() if fingerprint_bytes(fp) is not None)
         bank = np.stack([_decode_int8(fingerprints[k]) for k in keys]) if keys else np.zeros((0, CHANNELS, SIDE, SIDE), np.int8)
         return cls.from_array(keys, bank)
 
     @classmethod
     def from_array(cls, keys: list[str], bank: np.ndarray, ann: bool | None = None) -> CopyIndex:
         """`ann`: force the coarse shortlist on (True) or off (False); by default on above EXACT_UP_TO works."""
+        import numpy as np
+        import torch
         use_ann = len(keys) > EXACT_UP_TO if ann is None else ann
         if use_ann and len(keys):
             coarse = torch.cat([_coarse(torch.from_numpy(bank[i : i + 65_536].astype(np.float32)), SIDE) for i in range(0, len(keys), 65_536)])
@@ -105,6 +126,9 @@ class CopyIndex:
 
     def _candidates(self, image: Image.Image) -> np.ndarray:
         """Indices of the works worth an exact comparison."""
+        import torch
+
+        from latentmint.metrics.originality import best_ncc, signature
         if self.coarse is None:  # every work, ranked by the full-size comparison
             with torch.no_grad():
                 full = best_ncc(signature(image, SIDE, BLUR, MODE), self.dense, SHIFT)
@@ -115,6 +139,11 @@ class CopyIndex:
 
     def match(self, image: Image.Image) -> tuple[str | None, float]:
         """(key of the best match, its score); key None when nothing reaches the threshold."""
+        import numpy as np
+        import torch
+
+        from latentmint.metrics.originality import best_ncc, signature
+
         if not self.keys:
             return None, 0.0
         shortlist = np.sort(self._candidates(image))
@@ -136,6 +165,8 @@ class CopyIndex:
 
 def _coarse(sig: torch.Tensor, side: int) -> torch.Tensor:
     """(B, C, side, side) signatures -> (B, C * 36) unit vectors: the central 24 px, mean of each 4 px block."""
+    import torch.nn.functional as F
+
     lo = (side - 24) // 2
     blocks = F.avg_pool2d(sig[:, :, lo : lo + 24, lo : lo + 24], 4).flatten(1)
     blocks = blocks - blocks.mean(dim=1, keepdim=True)

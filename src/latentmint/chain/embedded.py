@@ -362,6 +362,8 @@ def open_embedded(folder: Path, lock: ChainLock | None = None):
                 return super().make_request(method, params)
 
     w3 = Web3(SharedLogProvider(EthereumTester(backend)))
+    # the account eth-tester's middleware would guess as `from` for every eth_call, by listing all ten (5 ms a call)
+    w3.eth.default_account = backend.account_keys[0].public_key.to_checksum_address()
     return w3, [k.to_bytes() for k in backend.account_keys]
 
 

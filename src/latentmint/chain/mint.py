@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from latentmint.art.fingerprint import is_current
 from latentmint.art.works import Work
 from latentmint.chain.network import EMBEDDED, Network, call_tx, contract, deploy, fund, hexstr, revert_errors, send
 from latentmint.data.dataset import now_iso
@@ -196,7 +197,6 @@ def mint_works(studio: Studio, net: Network, keys: Any, works: Sequence[Work], r
     the running gallery, queue instead of overwriting each other. Works already minted are reported, not
     minted twice; a work whose recorded token the chain has lost (a restored backup, a repaired chain.log) is
     minted again with a warning. With `royalty_bps`, every token named gets that royalty, also on a rerun."""
-    from latentmint.art.fingerprint import is_current  # here: importing it at the top would load torch for every chain verb
     from latentmint.art.works import load_work
     from latentmint.errors import warn
 

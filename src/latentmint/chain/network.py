@@ -37,6 +37,7 @@ class Network:
     chain_id: int
     faucet: list[bytes] = field(default_factory=list)  # funded keys (embedded chain only)
     lock: Any = None  # ChainLock: one writer at a time for the studio's chain records (and the embedded chain)
+    contracts: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)  # web3 builds each from its ABI in ms
 
     @contextmanager
     def writing(self) -> Iterator[None]:
@@ -220,7 +221,10 @@ def fund(net: Network, address: str, wei: int) -> Any:
 
 
 def contract(net: Network, name: str, address: str) -> Any:
-    return net.w3.eth.contract(address=address, abi=artifact(name)["abi"])
+    """The shipped contract `name`'s interface at `address` (built once per network: a verification uses three)."""
+    if (name, address) not in net.contracts:
+        net.contracts[(name, address)] = net.w3.eth.contract(address=address, abi=artifact(name)["abi"])
+    return net.contracts[(name, address)]
 
 
 def deploy(net: Network, key: bytes, name: str, *args: Any, art: dict[str, Any] | None = None) -> Any:

@@ -326,7 +326,7 @@ def _indexed(studio: Studio, net: Network, token_id: int, kind: str) -> list[dic
     from latentmint.chain.events import ChainIndex
 
     market, coll = _market(studio, net), _collection(studio, net)
-    return [e for e in ChainIndex.open(studio, net, [coll], market).doc["market"].get(f"{coll.address}:{token_id}", []) if e["event"] == kind]
+    return [e for e in ChainIndex.open(studio, net, [coll], market).market_events(coll.address, token_id) if e["event"] == kind]
 
 
 def offers_on(studio: Studio, net: Network, token_id: int) -> list[dict[str, Any]]:
