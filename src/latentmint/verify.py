@@ -79,7 +79,7 @@ def known_tokens(studio: Studio, net: Network, collections: list[Any]) -> KnownT
     from latentmint.art.fingerprint import CopyIndex, fingerprint_bytes
 
     index = ChainIndex.open(studio, net, collections)
-    memo_key = (index.head, tuple(sorted(c.address for c in collections)), studio.works.stat().st_mtime_ns)
+    memo_key = (index.version, index.head, tuple(sorted(c.address for c in collections)), studio.works.stat().st_mtime_ns)
     if (memo := _MEMO.get(str(index.path))) and memo[0] == memo_key:
         return memo[1]
     keys, bank = index.fingerprints()

@@ -97,6 +97,11 @@ class ChainIndex:
             return False
 
     @property
+    def version(self) -> int:
+        """Counts the top-ups that changed anything (a retried metadata read can, without a new block)."""
+        return _meta(self.db, "version") or 0
+
+    @property
     def head(self) -> int | None:
         """The last block indexed."""
         head = _meta(self.db, "head")
@@ -195,6 +200,8 @@ class ChainIndex:
             anchor = max(0, head - REORG_DEPTH)
             mark = {"number": head, "hash": head_hash, "anchor": {"number": anchor, "hash": hexstr(self.net.w3.eth.get_block(anchor)["hash"])}}
             db.execute("INSERT OR REPLACE INTO meta VALUES ('head', ?)", (json.dumps(mark),))
+        if changed:
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('version', ?)", (json.dumps((_meta(db, "version") or 0) + 1),))
         return changed
 
     def _put_token(self, collection: str, token: str, properties: dict[str, Any] | None) -> None:
@@ -250,8 +257,8 @@ class ChainIndex:
         own = [{**e, "time": self._time(e["block"])} for e in self.market_events(collection, token_id)]
         txs = {kind: {e["tx"] for e in own if e["event"] == kind} for kind in ("lazy", "auction")}
         out = [e for e in own if e["event"] != "lazy"]
-        rows = self.db.execute("SELECT sender, receiver, tx, block, log FROM transfers WHERE collection = ? AND token = ? ORDER BY block, log", (collection, str(token_id)))
-        for sender, receiver, tx, block, log in rows.fetchall():
+        rows = self.db.execute("SELECT sender, receiver, tx, block, log FROM transfers WHERE collection = ? AND token = ?", (collection, str(token_id)))
+        for sender, receiver, tx, block, log in sorted(rows, key=lambda r: (r[3], r[4])):  # sorted here: an ORDER BY leads SQLite to scan by block
             t = {"from": sender, "to": receiver, "tx": tx, "block": block, "log": log}
             found = self.db.execute("SELECT sale FROM sales WHERE tx = ?", (tx,)).fetchone()
             sale = json.loads(found[0]) if found else None
