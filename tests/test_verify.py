@@ -157,12 +157,16 @@ def test_the_index_takes_metadata_from_mint_calldata_and_follows_metadata_update
     send(net, key, call_tx(coll, "mintBatch", artist, hashes[:4], digests[:4]), "mint")
     send(net, key, call_tx(coll, "mint", artist, hashes[4], digests[4]), "mint")
     keys = [f"{coll.address}:{int.from_bytes(h, 'big')}" for h in hashes]
-    tokens = ChainIndex.open(studio, net, [coll]).tokens()
+    index = ChainIndex.open(studio, net, [coll])
+    tokens, version = index.tokens(), index.version
     assert [tokens[k]["work"] for k in keys] == [f"w{i}" for i in range(5)]
+    assert ChainIndex.open(studio, net, [coll]).version == version  # nothing new: what copy search memoises stays valid
 
     changed = digest_of(store.put_bytes(json.dumps({"properties": {"work": "corrected"}}).encode()))
     send(net, key, call_tx(coll, "updateMetadata", int.from_bytes(hashes[1], "big"), changed), "update")
-    tokens = ChainIndex.open(studio, net, [coll]).tokens()  # topped up: the MetadataUpdate makes it read token 1 again
+    index = ChainIndex.open(studio, net, [coll])  # topped up: the MetadataUpdate makes it read token 1 again
+    tokens = index.tokens()
+    assert index.version == version + 1
     assert [tokens[k]["work"] for k in keys] == ["w0", "corrected", "w2", "w3", "w4"]
     for index in studio.chain.glob("events-*.sqlite"):
         index.unlink()  # from scratch: the mint calldata says w1, the contract says corrected; the contract wins
