@@ -13,7 +13,6 @@ import base64
 import io
 from dataclasses import dataclass
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from PIL import Image, ImageSequence
@@ -118,6 +117,7 @@ class CopyIndex:
         """`ann`: force the coarse shortlist on (True) or off (False); by default on above EXACT_UP_TO works."""
         import numpy as np
         import torch
+
         use_ann = len(keys) > EXACT_UP_TO if ann is None else ann
         if use_ann and len(keys):
             coarse = torch.cat([_coarse(torch.from_numpy(bank[i : i + 65_536].astype(np.float32)), SIDE) for i in range(0, len(keys), 65_536)])
@@ -129,6 +129,7 @@ class CopyIndex:
         import torch
 
         from latentmint.metrics.originality import best_ncc, signature
+
         if self.coarse is None:  # every work, ranked by the full-size comparison
             with torch.no_grad():
                 full = best_ncc(signature(image, SIDE, BLUR, MODE), self.dense, SHIFT)
