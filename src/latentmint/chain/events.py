@@ -68,7 +68,7 @@ class ChainIndex:
         self.path = studio.chain / f"events-{net.key.replace(':', '-')}.sqlite"
         self.studio, self.net = studio, net
         studio.chain.mkdir(parents=True, exist_ok=True)
-        (studio.chain / f"events-{net.key.replace(':', '-')}.json").unlink(missing_ok=True)  # an older latentmint's index
+        self.path.with_suffix(".json").unlink(missing_ok=True)  # an older latentmint's index
         try:
             self.db = self._connect()
         except sqlite3.DatabaseError:  # damaged: it is derived data, rebuilt from the chain
@@ -77,8 +77,8 @@ class ChainIndex:
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-        fmt = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone() if _has_meta(db) else None
-        if fmt is None or fmt[0] != str(FORMAT) or not self._same_chain(db):
+        has_meta = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
+        if not has_meta or _meta(db, "format") != FORMAT or not self._same_chain(db):
             tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
             drops = "".join(f"DROP TABLE IF EXISTS {name};" for name in tables)
             db.executescript(f"BEGIN IMMEDIATE;{drops}{SCHEMA}INSERT INTO meta VALUES ('format', '{FORMAT}');COMMIT;")
@@ -236,11 +236,6 @@ class ChainIndex:
                 db.execute("DELETE FROM tokens WHERE collection = ? AND token = ?", (address, token))
                 db.execute("DELETE FROM fingerprints WHERE collection = ? AND token = ?", (address, token))
 
-    def start(self, address: str) -> int | None:
-        """The deployment block recorded for a contract (None before it was first indexed)."""
-        row = self.db.execute("SELECT start FROM contracts WHERE address = ?", (address,)).fetchone()
-        return row[0] if row else None
-
     def market_events(self, collection: str, token_id: int) -> list[dict[str, Any]]:
         """The market's events about a token (listings aside: those are transfers), oldest first."""
         rows = self.db.execute("SELECT event FROM market WHERE collection = ? AND token = ? ORDER BY rowid", (collection, str(token_id)))
@@ -315,12 +310,9 @@ class ChainIndex:
         return [f"{c}:{t}" for c, t in self.db.execute("SELECT collection, token FROM tokens WHERE NOT fingerprinted ORDER BY rowid")]
 
 
-def _has_meta(db: sqlite3.Connection) -> bool:
-    return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is not None
-
-
 def _meta(db: sqlite3.Connection, key: str) -> Any:
-    row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone() if _has_meta(db) else None
+    """A value of the meta table (format, head, version), JSON-decoded; None when unset."""
+    row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
     return json.loads(row[0]) if row else None
 
 
