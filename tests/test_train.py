@@ -14,7 +14,7 @@ from latentmint.gan.augment import AdaptiveP, diff_augment
 from latentmint.gan.checkpoint import load_checkpoint, load_generator
 from latentmint.gan.config import changed_from_preset, make_config, parse_duration, parse_override, pick_preset
 from latentmint.gan.networks import Discriminator, Generator
-from latentmint.gan.train import train
+from latentmint.gan.train import bf16_native, train
 from latentmint.studio import Studio
 
 from conftest import copy_faces
@@ -113,6 +113,17 @@ def test_resume_after_a_kill_gives_the_same_next_step(tiny_studio: Studio) -> No
     a, b = params(straight.checkpoint), params(resumed.checkpoint)
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a), "resumed run diverged from the uninterrupted one"
+
+
+def test_bfloat16_autocast_where_native_and_recorded_in_run_json(tiny_studio: Studio) -> None:
+    native = bf16_native(torch.device("cpu"))
+    runs = {amp: train(tiny_studio, "tiny", f"amp-{amp}", make_config("faces-64-cpu", {**TINY, "steps": 2, "amp": amp})) for amp in (True, False)}
+    precision = {amp: json.loads((r.run / "run.json").read_text())["device"]["precision"] for amp, r in runs.items()}
+    assert precision == {True: "bfloat16 autocast" if native else "float32", False: "float32"}
+    a, b = params(runs[True].checkpoint), params(runs[False].checkpoint)
+    assert all(torch.isfinite(v.float()).all() for v in a.values())
+    # Same seed, same data: the weights differ only if the bf16 run really computed in bf16.
+    assert any(not torch.equal(a[k], b[k]) for k in a) == native
 
 
 def test_existing_run_needs_resume(tiny_studio: Studio) -> None:

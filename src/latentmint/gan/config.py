@@ -55,7 +55,7 @@ class TrainConfig:
     sample_seeds: int = 36  # the fixed-seed grid
     channels_last: bool = True
     compile: bool = False
-    amp: bool = True  # bfloat16 autocast on CUDA; ignored on CPU
+    amp: bool = True  # bfloat16 autocast where the hardware has it (CUDA; CPUs with AVX512-BF16 or AMX)
     device: str = "auto"
 
     @property

@@ -34,8 +34,8 @@ def code_version() -> dict[str, str | None]:
     return {"latentmint": __version__, "git_commit": commit, "torch": torch.__version__, "python": platform.python_version()}
 
 
-def device_info(device: torch.device, world: int) -> dict[str, Any]:
-    info: dict[str, Any] = {"type": device.type, "processes": world}
+def device_info(device: torch.device, world: int, bf16: bool) -> dict[str, Any]:
+    info: dict[str, Any] = {"type": device.type, "processes": world, "precision": "bfloat16 autocast" if bf16 else "float32"}
     if device.type == "cuda":
         info["name"] = torch.cuda.get_device_name(device)
     else:
@@ -70,7 +70,7 @@ class RunLog:
             "init_from": init_from or previous.get("init_from"),
             "transferred_tensors": transferred or previous.get("transferred_tensors"),
             "code": code_version(),
-            "device": device_info(device.device, device.world),
+            "device": device_info(device.device, device.world, device.bf16),
             "sessions": previous.get("sessions", []) + [{"started": now_iso(), "from_step": step}],
             "checkpoint": "checkpoints/latest.pt",
         }
