@@ -65,7 +65,6 @@ class Dist:
     device: torch.device = torch.device("cpu")
     bf16: bool = False  # train under bfloat16 autocast
 
-
     @property
     def main(self) -> bool:
         return self.rank == 0
