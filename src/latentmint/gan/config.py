@@ -83,18 +83,20 @@ class TrainConfig:
 
 _BASE = TrainConfig()
 
+# The 64 px CPU generator, alone (faces-64-cpu) or as a cascade's first stage (faces-256-cpu). Sized so that
+# 2,600 steps fit in well under 30 minutes on two CPU cores; the closing FID/KID reads 2 x 200 images through
+# Inception (about 8 images/s on two cores), not 2 x 500. Twice the base learning rate: at equal time on two
+# cores KID fell from 0.034 to 0.024 after 10 minutes (8e-4 scored the same as 4e-4 at 30; docs/benchmarks.md).
+_CPU_64 = dict(ngf=24, ndf=24, batch=16, lr_g=4e-4, lr_d=4e-4, eval_samples=200)
+
 PRESETS: dict[str, dict[str, Any]] = {
-    # Sized so that 2,600 steps fit in well under 30 minutes on two CPU cores; the closing FID/KID reads
-    # 2 x 200 images through Inception (about 8 images/s on two cores), not 2 x 500.
-    # Twice the base learning rate: at equal time on two cores KID fell from 0.034 to 0.024 after 10 minutes
-    # (8e-4 scored the same as 4e-4 at 30 minutes; docs/benchmarks.md).
-    "faces-64-cpu": dict(resolution=64, ngf=24, ndf=24, batch=16, lr_g=4e-4, lr_d=4e-4, eval_samples=200),
+    "faces-64-cpu": dict(resolution=64, **_CPU_64),
     "faces-64": dict(resolution=64, ngf=64, ndf=64, batch=32),
     "faces-128-cpu": dict(resolution=128, ngf=16, ndf=16, batch=8, eval_samples=200),
     "faces-128": dict(resolution=128, ngf=64, ndf=64, batch=32),
     # 256 px on a CPU is a cascade: the 64 px preset's generator, then a x4 upscaler trained on the same photos;
     # a 256 px generator learns far fewer faces per CPU-minute (see docs/benchmarks.md).
-    "faces-256-cpu": dict(resolution=256, upscale_from=64, ngf=24, ndf=24, batch=16, lr_g=4e-4, lr_d=4e-4, eval_samples=200),
+    "faces-256-cpu": dict(resolution=256, upscale_from=64, **_CPU_64),
     "faces-256": dict(resolution=256, ngf=64, ndf=64, batch=16),
     "faces-512": dict(resolution=512, ngf=64, ndf=64, batch=8),
     "faces-1024": dict(resolution=1024, ngf=64, ndf=64, batch=8),

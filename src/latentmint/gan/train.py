@@ -77,6 +77,7 @@ def _setup_device(config: TrainConfig) -> Dist:
         want = "cuda" if torch.cuda.is_available() else "cpu"
     if want.startswith("cuda") and not torch.cuda.is_available():
         raise LatentmintError("--device cuda: no CUDA GPU is visible to PyTorch")
+    rank, device = 0, torch.device(want)
     if world > 1:
         import torch.distributed as dist
 
@@ -85,12 +86,10 @@ def _setup_device(config: TrainConfig) -> Dist:
             torch.cuda.set_device(local)
         if not dist.is_initialized():
             dist.init_process_group("nccl" if want.startswith("cuda") else "gloo")
-        device = torch.device(f"cuda:{local}") if want.startswith("cuda") else torch.device("cpu")
-        return Dist(dist.get_rank(), world, device, config.amp and bf16_native(device))
-    if want == "cpu":
+        rank, device = dist.get_rank(), torch.device(f"cuda:{local}") if want.startswith("cuda") else torch.device("cpu")
+    elif want == "cpu":
         torch.set_num_threads(os.cpu_count() or 1)  # every core, not PyTorch's guess of physical ones
-    device = torch.device(want)
-    return Dist(0, 1, device, config.amp and bf16_native(device))
+    return Dist(rank, world, device, config.amp and bf16_native(device))
 
 
 def bf16_native(device: torch.device) -> bool:
