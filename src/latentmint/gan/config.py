@@ -18,7 +18,9 @@ from latentmint.errors import LatentmintError
 class TrainConfig:
     preset: str = ""
     arch: str = "fastgan"  # fastgan | dcgan (the baseline)
-    discriminator: str = "own"  # own (the arch's) | projected (frozen EfficientNet-Lite0 features, Projected GAN)
+    discriminator: str = "own"  # own (the arch's) | projected (frozen EfficientNet-Lite0 features, Projected GAN) | own+projected
+    projected_weight: float = 1.0  # own+projected: the projected judges' weight beside the own discriminator's
+    projected_view: int = 0  # the size the pretrained network reads images at (0: the resolution, at least 128 px)
     resolution: int = 64  # the works' size
     # A cascade: the generator trains at `upscale_from` px and an upscaler, trained on the same photos, takes
     # its faces to `resolution` (0: the generator itself works at `resolution`).

@@ -253,8 +253,9 @@ class DCGANDiscriminator(nn.Module):
         return logits if part is None else (logits, None, None)
 
 
-def build(arch: str, resolution: int, z_dim: int, ngf: int, ndf: int, discriminator: str = "own") -> tuple[nn.Module, nn.Module]:
-    """(generator, discriminator); `discriminator="projected"` judges on frozen pretrained features instead."""
+def build(arch: str, resolution: int, z_dim: int, ngf: int, ndf: int, discriminator: str = "own", projected_weight: float = 1.0, projected_view: int = 0) -> tuple[nn.Module, nn.Module]:
+    """(generator, discriminator); `discriminator="projected"` judges on frozen pretrained features instead,
+    "own+projected" with both (the projected judges' verdict weighted `projected_weight`)."""
     if arch == "fastgan":
         G, D = Generator(resolution, z_dim, ngf), Discriminator
     elif arch == "dcgan":
@@ -264,7 +265,11 @@ def build(arch: str, resolution: int, z_dim: int, ngf: int, ndf: int, discrimina
     if discriminator == "projected":
         from latentmint.gan.projected import ProjectedDiscriminator
 
-        return G, ProjectedDiscriminator(resolution, ndf)
+        return G, ProjectedDiscriminator(resolution, ndf, projected_view or None)
+    if discriminator == "own+projected" and arch == "fastgan":
+        from latentmint.gan.projected import PairedDiscriminator
+
+        return G, PairedDiscriminator(D(resolution, ndf), resolution, ndf, projected_weight, projected_view or None)
     if discriminator != "own":
-        raise LatentmintError(f"unknown discriminator {discriminator!r}: own or projected")
+        raise LatentmintError(f"unknown discriminator {discriminator!r}: own, projected or own+projected (FastGAN only)")
     return G, D(resolution, ndf)

@@ -187,3 +187,29 @@ class ProjectedDiscriminator(nn.Module):
         feats = self.project(self.backbone((x + 1) / 2))
         logits = torch.cat([judge(f) for judge, f in zip(self.judges, feats)], dim=1)
         return logits if part is None else (logits, None, None)
+
+
+class PairedDiscriminator(nn.Module):
+    """FastGAN's own discriminator and a projected one, judging side by side (as Vision-aided GAN, Kumari et al.
+    CVPR 2022, adds judges on frozen pretrained features to a GAN's own discriminator). The pretrained view
+    teaches fast from the first step; the own discriminator, which must also reconstruct real faces, keeps the
+    whole data set in view, where a projected judge alone lets the faces drift towards a few kinds.
+
+    Returns the two judges' logits side by side; `column_weights` (set by each call) makes a weighted mean of
+    them count the own judge once and the projected judges `weight` times, whatever their logit map sizes.
+    """
+
+    def __init__(self, own: nn.Module, resolution: int, ndf: int, weight: float = 1.0, view: int | None = None) -> None:
+        super().__init__()
+        self.own, self.projected = own, ProjectedDiscriminator(resolution, ndf, view)
+        self.rec_res, self.weight = own.rec_res, weight
+        self.column_weights: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor, part: int | None = None):
+        mine = self.own(x, part=part)
+        theirs = self.projected(x)
+        logits_own = mine if part is None else mine[0]
+        a, b = logits_own.shape[1], theirs.shape[1]
+        self.column_weights = torch.cat([torch.full((a,), 1.0 / a), torch.full((b,), self.weight / b)]).to(x.device)
+        logits = torch.cat([logits_own, theirs.to(logits_own.dtype)], dim=1)
+        return logits if part is None else (logits, mine[1], mine[2])

@@ -191,7 +191,7 @@ def pretrained_networks(config) -> list[dict]:
     from latentmint.gan.projected import describe_backbone
 
     used = []
-    if getattr(config, "discriminator", "own") == "projected":
+    if "projected" in getattr(config, "discriminator", "own"):
         used.append({**describe_backbone(), "role": "discriminator features (frozen)"})
     if getattr(config, "upscale_from", 0) and getattr(config, "upscale_perceptual", 0):
         used.append({**describe_backbone(), "role": "the upscaler's perceptual loss (frozen features)"})

@@ -184,7 +184,7 @@ def train(
     images = load_faces(dataset, config.generator_resolution)
 
     torch.manual_seed(config.seed)  # every process starts from the same weights
-    G, D = build(config.arch, config.generator_resolution, config.z_dim, config.ngf, config.ndf, config.discriminator)
+    G, D = build(config.arch, config.generator_resolution, config.z_dim, config.ngf, config.ndf, config.discriminator, config.projected_weight, config.projected_view)
     torch.manual_seed(config.seed + dist.rank)  # ... and draws its own latents and augmentations
     G, D = G.to(dist.device, memory_format=fmt), D.to(dist.device, memory_format=fmt)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
@@ -389,7 +389,7 @@ def _train_step(G_run, D_run, G, D, opt_g, opt_d, real, config: TrainConfig, ada
     """One discriminator and one generator update. `G_run`/`D_run` may be compiled; `G`/`D` own the weights."""
     n = real.shape[0]
     z = torch.randn(n, config.z_dim, device=real.device)
-    fastgan = config.arch == "fastgan" and config.discriminator == "own"  # FastGAN's D also reconstructs reals
+    fastgan = config.arch == "fastgan" and config.discriminator in ("own", "own+projected")  # FastGAN's D also reconstructs reals
     part = int(torch.randint(0, 4, (1,)))
     d_params = [p for p in D.parameters() if p.requires_grad]
 
@@ -405,25 +405,35 @@ def _train_step(G_run, D_run, G, D, opt_g, opt_d, real, config: TrainConfig, ada
         else:
             logits_real, loss_rec = D_run(real_aug), torch.zeros((), device=real.device)
         logits_fake = D_run(fake_aug)
-        loss_d = F.relu(1 - logits_real.float()).mean() + F.relu(1 + logits_fake.float()).mean() + config.recon_weight * loss_rec
+        loss_d = _judged(F.relu(1 - logits_real.float()), D) + _judged(F.relu(1 + logits_fake.float()), D) + config.recon_weight * loss_rec
     opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
     _average_gradients(d_params, dist)
     opt_d.step()
-    ada.observe(float(_all_mean(logits_real.detach().float().sign().mean(), dist)))
+    ada.observe(float(_all_mean(_judged(logits_real.detach().float().sign(), D, average=True), dist)))
 
     # Generator: make the discriminator call the (augmented) fakes real; D's own gradients are not needed.
     for p in d_params:
         p.requires_grad_(False)
     with autocast:
-        loss_g = -D_run(diff_augment(fake, ada.p, config.augment)).float().mean()
+        loss_g = -_judged(D_run(diff_augment(fake, ada.p, config.augment)).float(), D)
     opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     for p in d_params:
         p.requires_grad_(True)
     _average_gradients([p for p in G.parameters() if p.grad is not None], dist)
     opt_g.step()
-    return {"loss_d": float(loss_d.detach()), "loss_g": float(loss_g.detach()), "loss_rec": float(loss_rec.detach()), "logits_real": float(logits_real.detach().float().mean())}
+    return {"loss_d": float(loss_d.detach()), "loss_g": float(loss_g.detach()), "loss_rec": float(loss_rec.detach()), "logits_real": float(_judged(logits_real.detach().float(), D, average=True))}
+
+
+def _judged(values: torch.Tensor, D: nn.Module, average: bool = False) -> torch.Tensor:
+    """The mean of per-logit values (N, K); where D has several judges (PairedDiscriminator), each judge's mean
+    times its weight, summed (a loss), or with `average`, divided by the total weight (a statistic)."""
+    weights = getattr(D, "column_weights", None)
+    if weights is None:
+        return values.mean()
+    total = (values * weights).sum(1).mean()
+    return total / weights.sum() if average else total
 
 
 def _average_gradients(params: list[nn.Parameter], dist: Dist) -> None:
