@@ -59,7 +59,7 @@ def test_the_backbone_stays_frozen_while_the_generator_learns_through_it() -> No
 
 
 def test_the_paired_discriminator_weighs_its_two_judges_and_both_learn() -> None:
-    from latentmint.gan.train import _judged
+    from latentmint.gan.train import _freeze_early_d, _judged
 
     torch.manual_seed(0)
     _, D = build("fastgan", 64, 32, 8, 8, "own+projected", projected_weight=0.5, projected_view=64)
@@ -79,6 +79,8 @@ def test_the_paired_discriminator_weighs_its_two_judges_and_both_learn() -> None
     assert all(p.grad is not None for p in [*D.own.stem.parameters(), *D.own.logits.parameters(), *D.projected.judges.parameters()])
     assert all(p.grad is None for p in D.projected.backbone.parameters())  # the pretrained network stays frozen
     assert all(torch.equal(before[k], v) for k, v in D.projected.backbone.state_dict().items())
+    _freeze_early_d(D, 1)  # --freeze-d reaches the own judge's blocks
+    assert not any(p.requires_grad for p in D.own.stem.parameters()) and all(p.requires_grad for p in D.own.logits.parameters())
 
 
 @pytest.mark.slow

@@ -109,6 +109,7 @@ def _ema_update(ema: nn.Module, model: nn.Module, beta: float) -> None:
 
 
 def _freeze_early_d(D: nn.Module, blocks: int) -> None:
+    D = getattr(D, "own", D)  # a PairedDiscriminator: its own judge's blocks (the projected backbone is frozen anyway)
     layers = [getattr(D, "stem", None), *getattr(D, "downs", [])]
     for layer in [m for m in layers if m is not None][:blocks]:
         for p in layer.parameters():
