@@ -96,6 +96,31 @@ def test_a_tiny_run_trains_and_leaves_a_complete_run_folder(tiny_studio: Studio)
     assert G(torch.randn(2, G.z_dim)).shape == (2, 3, 64, 64)
 
 
+def test_the_loss_curve_shows_each_stage_that_ran(tmp_path: Path) -> None:
+    import warnings
+
+    from PIL import Image
+
+    from latentmint.gan.runlog import RunLog
+
+    def curve_height(name: str, stages: list[str]) -> int:
+        log = RunLog(tmp_path / name)
+        for step in range(1, 41):
+            if "generator" in stages:
+                log._csv_row(step, {"loss_d": 1.5 - step / 40, "loss_g": 0.5 + step / 80, "loss_rec": 0.3, "p": 0.2})
+            if "upscaler" in stages:
+                log._csv_row(100 + step, {"loss_l1": 0.05 / step, "loss_perceptual": 5.0 - step / 20})
+        log.metric(40, {"swd_train": 60.0, "samples": 16})  # an evaluation row: metrics only, no loss
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # an empty legend or panel warns
+            with Image.open(log.loss_curve()) as im:
+                return im.height
+
+    single, cascade, forked = curve_height("single", ["generator"]), curve_height("cascade", ["generator", "upscaler"]), curve_height("forked", ["upscaler"])
+    assert cascade > single > forked  # the upscaler's panel is added; a run that only upscaled has only it
+    assert RunLog(tmp_path / "empty").loss_curve() is None
+
+
 def test_resume_after_a_kill_gives_the_same_next_step(tiny_studio: Studio) -> None:
     config = make_config("faces-64-cpu", {**TINY, "steps": 3})
     straight = train(tiny_studio, "tiny", "straight", config)

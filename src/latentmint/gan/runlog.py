@@ -162,28 +162,42 @@ class RunLog:
         return values
 
     def loss_curve(self) -> Path | None:
-        """loss.png: discriminator and generator losses and augmentation p over the steps."""
+        """loss.png: the generator stage's losses and augmentation p over the steps, and a cascade's upscaler losses."""
         path = self.root / "metrics.csv"
         if not path.exists():
             return None
-        plt = pyplot()
         with open(path) as f:
-            rows = [r for r in csv.DictReader(f) if r.get("p")]  # training rows; evaluation rows hold metrics only
-        steps = [int(r["step"]) for r in rows]
-        fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
-        for key, label in (("loss_d", "discriminator"), ("loss_g", "generator"), ("loss_rec", "reconstruction")):
-            values = [float(r[key]) for r in rows if r.get(key)]
-            if values and any(values):
-                ax1.plot(steps[: len(values)], values, label=label, linewidth=1)
-        ax1.set_ylabel("loss")
-        ax1.legend()
-        ax1.grid(alpha=0.3)
-        ax2.plot(steps, [float(r["p"]) for r in rows], color="tab:purple", linewidth=1)
-        ax2.set_ylabel("augment p")
-        ax2.set_xlabel("step")
-        ax2.grid(alpha=0.3)
+            rows = list(csv.DictReader(f))
+        gan = [r for r in rows if r.get("p")]  # the generator stage (evaluation rows hold metrics only)
+        upscaler = [r for r in rows if r.get("loss_l1")]  # a cascade's second stage
+        panels = [(name, height) for name, height, present in (("loss", 3, gan), ("augment p", 1, gan), ("upscaler loss", 2, upscaler)) if present]
+        if not panels:
+            return None
+        plt = pyplot()
+        fig, axes = plt.subplots(len(panels), 1, figsize=(8, 2 + 2 * len(panels)), squeeze=False, gridspec_kw={"height_ratios": [h for _, h in panels]})
+        ax = {name: axis for (name, _), axis in zip(panels, axes[:, 0])}
+        if gan:
+            _plot(ax["loss"], gan, {"loss_d": "discriminator", "loss_g": "generator", "loss_rec": "reconstruction"})
+            ax["augment p"].plot([int(r["step"]) for r in gan], [float(r["p"]) for r in gan], color="tab:purple", linewidth=1)
+        if upscaler:
+            _plot(ax["upscaler loss"], upscaler, {"loss_l1": "L1", "loss_perceptual": "perceptual"})
+            ax["upscaler loss"].set_yscale("log")  # L1 and the perceptual loss differ by orders of magnitude
+        for name, axis in ax.items():
+            axis.set_ylabel(name)
+            axis.grid(alpha=0.3)
+        axes[-1, 0].set_xlabel("step")
         fig.suptitle(self.root.name)
         return save_figure(fig, self.root / "loss.png")
+
+
+def _plot(axis, rows: list[dict], series: dict[str, str]) -> None:
+    """One line per metrics.csv column that has non-zero values; a legend when the lines have labels."""
+    for key, label in series.items():
+        points = [(int(r["step"]), float(r[key])) for r in rows if r.get(key)]
+        if any(v for _, v in points):
+            axis.plot(*zip(*points), label=label, linewidth=1)
+    if any(line.get_label() for line in axis.lines):
+        axis.legend()
 
 
 def pretrained_networks(config) -> list[dict]:
