@@ -14,7 +14,7 @@ from latentmint.gan.augment import AdaptiveP, diff_augment
 from latentmint.gan.checkpoint import load_checkpoint, load_generator
 from latentmint.gan.config import changed_from_preset, make_config, parse_duration, parse_override, pick_preset
 from latentmint.gan.networks import Discriminator, Generator
-from latentmint.gan.train import bf16_native, train
+from latentmint.gan.train import bf16_native, lr_scale, train
 from latentmint.studio import Studio
 
 from conftest import copy_faces
@@ -122,7 +122,7 @@ def test_the_loss_curve_shows_each_stage_that_ran(tmp_path: Path) -> None:
 
 
 def test_resume_after_a_kill_gives_the_same_next_step(tiny_studio: Studio) -> None:
-    config = make_config("faces-64-cpu", {**TINY, "steps": 3})
+    config = make_config("faces-64-cpu", {**TINY, "steps": 3, "lr_decay": 0.5})  # the schedule resumes too
     straight = train(tiny_studio, "tiny", "straight", config)
 
     def kill_after_two(step: int, total: int, stats: dict) -> None:
@@ -138,6 +138,13 @@ def test_resume_after_a_kill_gives_the_same_next_step(tiny_studio: Studio) -> No
     a, b = params(straight.checkpoint), params(resumed.checkpoint)
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a), "resumed run diverged from the uninterrupted one"
+    # The last step (2 of 3 done) ran at a third of the way into the decay's half: 2/3 of the preset's rate.
+    last_lr = load_checkpoint(resumed.checkpoint)["opt_g"]["param_groups"][0]["lr"]
+    assert last_lr == pytest.approx(config.lr_g * 2 / 3)
+
+
+def test_lr_decay_holds_the_rate_then_falls_linearly_to_zero() -> None:
+    assert [lr_scale(0.25, p) for p in (0.0, 0.5, 0.75, 0.875, 1.0, 1.2)] == pytest.approx([1.0, 1.0, 1.0, 0.5, 0.0, 0.0])
 
 
 def test_bfloat16_autocast_where_native_and_recorded_in_run_json(tiny_studio: Studio) -> None:

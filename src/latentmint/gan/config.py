@@ -39,6 +39,9 @@ class TrainConfig:
     lr_g: float = 2e-4
     lr_d: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
+    # The last fraction of the run (by steps or time budget, whichever ends it) over which lr_g and lr_d fall
+    # linearly to zero; 0: constant. A fixed high rate keeps the two nets circling; lowering it lets them settle.
+    lr_decay: float = 0.0
     ema_beta: float = 0.999  # per step; the EMA generator is the one that makes works
     steps: int = 2600
     time_budget_s: float = 0.0  # stop after this many seconds (0: no limit); whichever comes first

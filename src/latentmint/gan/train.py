@@ -259,6 +259,11 @@ def train(
                 stopped_by = "time_budget"
                 break
             t0 = time.perf_counter()
+            if config.lr_decay:
+                scale = lr_scale(config.lr_decay, max(step / config.steps, elapsed() / generator_budget if generator_budget else 0.0))
+                for opt, base in ((opt_g, config.lr_g), (opt_d, config.lr_d)):
+                    for group in opt.param_groups:
+                        group["lr"] = base * scale
             idx = torch.randint(0, images.shape[0], (local_batch,), generator=data_gen)
             real = to_float(images[idx]).to(dist.device, non_blocking=True)
             if config.xflip:
@@ -312,6 +317,11 @@ def train(
         log.evaluate(step, final, final_images, config, inception)
         log.finish(status="completed", step=step, seconds_per_step=_median(step_times), stopped_by=stopped_by, stages=stages)
     return TrainResult(root, step, _median(step_times), ckpt_path, dist.device.type, stopped_by, config.resolution, stages)
+
+
+def lr_scale(decay: float, progress: float) -> float:
+    """The learning rate's factor at `progress` (0..1) through the run: 1, then linearly to 0 over the last `decay`."""
+    return min(1.0, max(0.0, (1.0 - progress) / decay))
 
 
 def _stage_label(config: TrainConfig, stage: str) -> str:
