@@ -73,8 +73,8 @@ def run() -> list[dict]:
         trunk = dataclasses.replace(config_64, lr_decay=0.0)
         train(studio, "faces", "trunk", dataclasses.replace(trunk, time_budget_s=1.0))
 
-        def branch(name: str, config, minutes_generator: float):
-            train(studio, None, "trunk", None, resume=True, resume_changes={"time_budget_s": minutes_generator * 60 * (1 - config.lr_decay)})
+        def branch(name: str, config, budget_minutes: float):
+            train(studio, None, "trunk", None, resume=True, resume_changes={"time_budget_s": budget_minutes * 60 * (1 - config.lr_decay)})
             _fork(studio.runs / "trunk" / "checkpoints" / "latest.pt", studio.runs / name / "checkpoints" / "latest.pt", config)
             return train(studio, None, name, None, resume=True, resume_changes={"time_budget_s": config.time_budget_s})
 
