@@ -74,7 +74,9 @@ def run() -> list[dict]:
         train(studio, "faces", "trunk", dataclasses.replace(trunk, time_budget_s=1.0))
 
         def branch(name: str, config, budget_minutes: float):
-            train(studio, None, "trunk", None, resume=True, resume_changes={"time_budget_s": budget_minutes * 60 * (1 - config.lr_decay)})
+            # At least the trunk's first second: a budget of 0 would mean "no limit" (a decay over the whole run).
+            fork_at = max(budget_minutes * 60 * (1 - config.lr_decay), 1.0)
+            train(studio, None, "trunk", None, resume=True, resume_changes={"time_budget_s": fork_at})
             _fork(studio.runs / "trunk" / "checkpoints" / "latest.pt", studio.runs / name / "checkpoints" / "latest.pt", config)
             return train(studio, None, name, None, resume=True, resume_changes={"time_budget_s": config.time_budget_s})
 
