@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from latentmint.errors import LatentmintError
 from latentmint.gan.augment import AdaptiveP, diff_augment
 from latentmint.gan.checkpoint import load_checkpoint, load_generator
 from latentmint.gan.config import changed_from_preset, make_config, parse_duration, parse_override, pick_preset
-from latentmint.gan.networks import Discriminator, Generator
+from latentmint.gan.networks import Discriminator, Generator, recalibrate_batchnorm
 from latentmint.gan.train import bf16_native, lr_scale, train
 from latentmint.studio import Studio
 
@@ -40,6 +41,36 @@ def test_networks_make_images_of_the_right_size(resolution: int) -> None:
     assert images.shape == (2, 3, resolution, resolution) and images.abs().max() <= 1
     logits, whole, part = D(images, part=3)
     assert logits.shape[0] == 2 and whole.shape[-1] == D.rec_res == part.shape[-1]
+
+
+def test_batch_norm_recalibration_gives_the_generator_statistics_of_its_own_weights() -> None:
+    torch.manual_seed(0)
+    G = Generator(64, z_dim=32, ngf=8).eval()  # fresh running statistics (0, 1): another network's, in effect
+    z = torch.randn(256, 32)
+    norms = [m for m in G.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+
+    def batch_statistics_output() -> torch.Tensor:
+        twin = copy.deepcopy(G)  # batch norms in training mode update their statistics: leave G's alone
+        for m in twin.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.train()
+        with torch.no_grad():
+            return twin(z)
+
+    def gap() -> float:
+        with torch.no_grad():
+            return float((G(z) - batch_statistics_output()).abs().mean())
+
+    before = gap()
+    sn_buffers = {k: v.clone() for k, v in G.state_dict().items() if k.endswith(("weight_u", "weight_v"))}
+    rng = torch.get_rng_state()
+    recalibrate_batchnorm(G, samples=512, batch=64, seed=3)
+    assert torch.equal(torch.get_rng_state(), rng) and not G.training and all(not m.training for m in norms)
+    after, first = gap(), {k: v.clone() for k, v in G.state_dict().items() if "running" in k}
+    assert after < before / 5, (before, after)
+    assert all(torch.equal(G.state_dict()[k], v) for k, v in sn_buffers.items())  # spectral norm did not iterate
+    recalibrate_batchnorm(G, samples=512, batch=64, seed=3)
+    assert all(torch.equal(G.state_dict()[k], v) for k, v in first.items())  # a second pass changes nothing
 
 
 def test_augmentation_keeps_shape_and_gradients_and_p0_is_identity() -> None:
@@ -94,6 +125,8 @@ def test_a_tiny_run_trains_and_leaves_a_complete_run_folder(tiny_studio: Studio)
     assert (run / "loss.png").stat().st_size > 1000 and any((run / "tensorboard").iterdir())
     G, _ = load_generator(result.checkpoint)
     assert G(torch.randn(2, G.z_dim)).shape == (2, 3, 64, 64)
+    state = load_checkpoint(result.checkpoint)  # G_ema's statistics were measured for its own weights, not copied from G
+    assert not torch.equal(state["G_ema"]["init.1.running_mean"], state["G"]["init.1.running_mean"])
 
 
 def test_the_loss_curve_shows_each_stage_that_ran(tmp_path: Path) -> None:

@@ -71,6 +71,34 @@ def seeded_noise(model: nn.Module, seeds: list[int] | None):
             layer.seeds = None
 
 
+def recalibrate_batchnorm(G: nn.Module, samples: int = 512, batch: int = 64, seed: int = 0) -> None:
+    """Give G's batch norms the statistics of G's own weights (as SWA's bn_update does).
+
+    The EMA generator averages the training generator's weights but copies its running statistics,
+    which belong to other weights; the mismatch shifts colours and blurs. Here they are the plain
+    average over `samples` images from fixed-seed latents. Only the batch norms switch to training
+    mode (spectral norm must not iterate), and the global RNG (which the noise layers draw from) is
+    left as it was, so a run resumes exactly.
+    """
+    norms = [m for m in G.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    device = next(G.parameters()).device
+    gen = torch.Generator().manual_seed(seed)
+    momenta = [m.momentum for m in norms]
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch.no_grad():
+        torch.manual_seed(seed)
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None  # a cumulative average over every batch, not an exponential one
+            m.train()
+        for start in range(0, samples, batch):
+            G(torch.randn(min(batch, samples - start), G.z_dim, generator=gen).to(device))
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
+        m.train(G.training)
+
+
 def up_block(cin: int, cout: int, double: bool) -> nn.Sequential:
     layers: list[nn.Module] = [nn.Upsample(scale_factor=2, mode="nearest"), conv(cin, cout * 2, 3, 1, 1, bias=False)]
     if double:

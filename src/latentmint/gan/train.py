@@ -32,7 +32,7 @@ from latentmint.gan.augment import AdaptiveP, diff_augment
 from latentmint.gan.checkpoint import RESUME_KEYS, load_checkpoint, save_checkpoint
 from latentmint.gan.config import TrainConfig, changed_from_preset
 from latentmint.gan.data import check_resolution, load_faces, to_float
-from latentmint.gan.networks import build, reconstruction_targets
+from latentmint.gan.networks import build, recalibrate_batchnorm, reconstruction_targets
 from latentmint.gan.runlog import RunLog
 from latentmint.gan.upscale import Cascade
 from latentmint.studio import Studio
@@ -292,6 +292,8 @@ def train(
                 checkpoint()
             if progress and dist.main:
                 progress(step, _bar_total(step, config.steps, generator_budget - elapsed() if generator_budget else None, step_times), {**stats, "stage": _stage_label(config, "generator")})
+        if stage == "generator":  # the works come from G_ema: its statistics must be its own (a second pass changes nothing)
+            recalibrate_batchnorm(G_ema, seed=config.seed)
         if stage == "generator" and config.upscale_from:
             generator_seconds, stage = elapsed(), "upscaler"
             if dist.main:
