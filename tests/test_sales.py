@@ -44,8 +44,10 @@ class Sales(Chain):
         return self.net.w3.eth.get_block("latest")["timestamp"]
 
     def travel(self, seconds: int) -> None:
-        """The next block is `seconds` after the latest one."""
-        self.net.w3.provider.make_request("testing_timeTravel", [self.now() + seconds])
+        """The next block is `seconds` after the latest one, or later where the wall clock (which sets the
+        pending block's time) has already passed that: the chain cannot travel back in time."""
+        pending = self.net.w3.eth.get_block("pending")["timestamp"]
+        self.net.w3.provider.make_request("testing_timeTravel", [max(self.now() + seconds, pending)])
 
     def voucher(self, content: bytes, price: int = ETH, duration: int = 0, expiry: int | None = None, nonce: int = 1, signer: str = "artist", chain_id: int | None = None, market: str | None = None, collection: str | None = None, royalty: int | None = None) -> dict:
         meta = cid_of_bytes(json.dumps({"name": content.hex()}).encode())
