@@ -46,7 +46,7 @@ class TrainConfig:
     steps: int = 2600
     time_budget_s: float = 0.0  # stop after this many seconds (0: no limit); whichever comes first
     augment: tuple[str, ...] = ("color", "translation", "cutout")
-    ada_target: float = 0.6
+    ada_target: float = 0.6  # 64 px on 6,620 steps: 0.45 and augmenting always (FastGAN's code) both lost
     ada_start_p: float = 0.2
     ada_speed_images: int = 20_000
     xflip: bool = True  # faces are left-right symmetric: flipping doubles a small dataset for free
