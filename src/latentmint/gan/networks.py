@@ -77,7 +77,7 @@ def recalibrate_batchnorm(G: nn.Module, samples: int = 256, batch: int = 64, see
     The EMA generator averages the training generator's weights but copies its running statistics,
     which belong to other weights; the mismatch shifts colours and blurs. Here they are the plain
     average over `samples` images from fixed-seed latents (256 images give even the 4x4 layer 4,096
-    values a channel, in about a second for the CPU preset). Only the batch norms switch to training
+    values a channel, in about two seconds for the CPU preset). Only the batch norms switch to training
     mode (spectral norm must not iterate), and the global RNG (which the noise layers draw from) is
     left as it was, so a run resumes exactly.
     """
