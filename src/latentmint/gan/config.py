@@ -91,7 +91,7 @@ _BASE = TrainConfig()
 # The 64 px CPU generator, alone (faces-64-cpu) or as a cascade's first stage (faces-256-cpu). Sized so that
 # 2,600 steps fit in well under 30 minutes on two CPU cores; the closing FID/KID reads 2 x 200 images through
 # Inception (about 8 images/s on two cores), not 2 x 500. The learning rate falls linearly to zero over the last
-# 30% of the run: at a fixed high rate the nets keep circling (KID rose from 30 to 60 minutes); the decay took
+# 30% of the run: at a fixed high rate the nets keep circling (KID rose from 30 to 60 minutes); at 4e-4 the decay took
 # 6,620 steps from KID 0.0203 to 0.0168 (over the last 50%: 0.0201; over the whole run: 0.0225). With the decay a
 # high rate pays: 30 minutes on two cores scored KID 0.0242 at 4e-4, 0.0182 at 8e-4, and 0.0169 and 0.0221 (two
 # seeds) at 1.6e-3 (docs/benchmarks.md): 8e-4, the smaller rate, had already trained 6,834 steps without trouble.
