@@ -20,8 +20,13 @@ SHARED = Path(os.environ.get("LATENTMINT_SHARED", Path(__file__).resolve().paren
 def machine() -> dict[str, Any]:
     import torch
 
+    from latentmint.gan.runlog import cpu_name
+    from latentmint.gan.train import bf16_native
+
     return {
+        "cpu": cpu_name(),
         "cpu_cores": os.cpu_count(),
+        "cpu_bf16_native": bf16_native(torch.device("cpu")),
         "platform": platform.platform(),
         "python": platform.python_version(),
         "torch": torch.__version__,

@@ -15,6 +15,7 @@ from latentmint.gan.augment import AdaptiveP, diff_augment
 from latentmint.gan.checkpoint import load_checkpoint, load_generator
 from latentmint.gan.config import changed_from_preset, make_config, parse_duration, parse_override, pick_preset
 from latentmint.gan.networks import Discriminator, Generator, recalibrate_batchnorm
+from latentmint.gan.runlog import cpu_name
 from latentmint.gan.train import bf16_native, lr_scale, train
 from latentmint.studio import Studio
 
@@ -189,6 +190,17 @@ def test_bfloat16_autocast_where_native_and_recorded_in_run_json(tiny_studio: St
     assert all(torch.isfinite(v.float()).all() for v in a.values())
     # Same seed, same data: the weights differ only if the bf16 run really computed in bf16.
     assert any(not torch.equal(a[k], b[k]) for k in a) == native
+
+
+def test_run_json_names_the_cpu_model_and_its_vector_units(tmp_path: Path) -> None:
+    # Two processors as a virtual machine reports them: the same model name, several-fold apart in speed.
+    zen3 = "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 1\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse avx avx2 fma\n\nprocessor\t: 1\n"
+    zen4 = zen3.replace("model\t\t: 1", "model\t\t: 17").replace("avx2 fma", "avx2 fma avx512f avx512_bf16")
+    (tmp_path / "zen3").write_text(zen3)
+    (tmp_path / "zen4").write_text(zen4)
+    assert cpu_name(tmp_path / "zen3") == "AMD EPYC (family 25, model 1; AVX2)"
+    assert cpu_name(tmp_path / "zen4") == "AMD EPYC (family 25, model 17; AVX2, AVX-512, AVX512-BF16)"
+    assert cpu_name(tmp_path / "missing")  # elsewhere: what Python's platform module knows
 
 
 def test_existing_run_needs_resume(tiny_studio: Studio) -> None:

@@ -34,12 +34,26 @@ def code_version() -> dict[str, str | None]:
     return {"latentmint": __version__, "git_commit": commit, "torch": torch.__version__, "python": platform.python_version()}
 
 
+def cpu_name(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """The processor, as its model name, family/model numbers and widest vector units (Linux reports them only in
+    /proc/cpuinfo; virtual machines often hide the model behind "AMD EPYC"). Step times differ several-fold between
+    CPUs sold under one name, so run.json and benchmark results say which one ran."""
+    try:
+        fields = dict(line.split(":", 1) for line in cpuinfo.read_text().split("\n\n")[0].splitlines() if ":" in line)
+    except OSError:
+        return platform.processor() or platform.machine()
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    flags = set(fields.get("flags", "").split())
+    units = [name for flag, name in (("avx2", "AVX2"), ("avx512f", "AVX-512"), ("avx512_bf16", "AVX512-BF16"), ("amx_bf16", "AMX")) if flag in flags]
+    return f"{fields.get('model name', platform.machine())} (family {fields.get('cpu family', '?')}, model {fields.get('model', '?')}; {', '.join(units) or 'no AVX2'})"
+
+
 def device_info(device: torch.device, world: int, bf16: bool) -> dict[str, Any]:
     info: dict[str, Any] = {"type": device.type, "processes": world, "precision": "bfloat16 autocast" if bf16 else "float32"}
     if device.type == "cuda":
         info["name"] = torch.cuda.get_device_name(device)
     else:
-        info.update(name=platform.processor() or platform.machine(), threads=torch.get_num_threads())
+        info.update(name=cpu_name(), threads=torch.get_num_threads())
     return info
 
 
