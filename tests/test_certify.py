@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 from pathlib import Path
 
 import pytest
@@ -127,6 +128,48 @@ def _flip_payload_byte(data: bytes, marker: bytes, offset: int) -> bytes:
     return data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1 :]
 
 
+def _mp4_frame_byte(data: bytes) -> int:
+    """An offset inside the video's samples: 64 bytes into the top-level mdat box (found by walking the boxes,
+    not by searching for "mdat", which compressed frames may contain)."""
+    at = 0
+    while at + 8 <= len(data):
+        size, kind = struct.unpack(">I4s", data[at : at + 8])
+        header = 8
+        if size == 1:  # a 64-bit size follows the type
+            size, header = struct.unpack(">Q", data[at + 8 : at + 16])[0], 16
+        elif size == 0:  # the box runs to the end of the file
+            size = len(data) - at
+        if kind == b"mdat":
+            assert size > header + 64, size
+            return at + header + 64
+        at += size
+    raise AssertionError("no mdat box")
+
+
+def _gif_frame_byte(data: bytes) -> int:
+    """An offset inside the last frame's LZW data, found by walking the GIF's blocks (a 0x2C byte can also occur
+    inside compressed data, so searching for the image separator can land past the end)."""
+    def skip_sub_blocks(at: int) -> int:
+        while data[at]:
+            at += data[at] + 1
+        return at + 1
+
+    def colour_table(flags: int) -> int:
+        return 3 * 2 ** ((flags & 7) + 1) if flags & 0x80 else 0
+
+    at, last = 13 + colour_table(data[10]), None
+    while data[at] != 0x3B:  # the trailer
+        if data[at] == 0x21:  # an extension: label, then sub-blocks
+            at = skip_sub_blocks(at + 2)
+        else:  # an image: descriptor, local colour table, LZW code size, then its data sub-blocks
+            assert data[at] == 0x2C, (at, data[at])
+            at += 10 + colour_table(data[at + 9]) + 1
+            last = at
+            at = skip_sub_blocks(at)
+    assert last is not None and data[last] > 1, "no frame data"
+    return last + 1 + min(16, data[last] - 1)
+
+
 def test_changing_one_pixel_after_signing_fails_validation(made: dict) -> None:
     anchors = trust_anchors(made["studio"])
     signed_png = _signed(_certify(made, made["images"][0])).read_bytes()
@@ -134,9 +177,10 @@ def test_changing_one_pixel_after_signing_fails_validation(made: dict) -> None:
     assert Image.open(io.BytesIO(flipped)).getpixel((0, 0)) != Image.open(io.BytesIO(signed_png)).getpixel((0, 0))
     found = inspect_bytes(flipped, "image/png", anchors)
     assert found.credentials == "invalid" and "changed after it was signed" in found.reason
-    for work, fmt, marker, offset in ((made["mp4"], "video/mp4", b"mdat", 64), (made["gif"], "image/gif", b"\x2c", 16)):
+    for work, fmt, payload in ((made["mp4"], "video/mp4", _mp4_frame_byte), (made["gif"], "image/gif", _gif_frame_byte)):
         signed = _signed(_certify(made, work)).read_bytes()
-        found = inspect_bytes(_flip_payload_byte(signed, marker, offset), fmt, anchors)
+        at = payload(signed)
+        found = inspect_bytes(signed[:at] + bytes([signed[at] ^ 0x01]) + signed[at + 1 :], fmt, anchors)
         assert found.credentials == "invalid" and "changed after it was signed" in found.reason, (fmt, found.reason)
 
 
