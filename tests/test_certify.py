@@ -108,7 +108,8 @@ def test_a_declared_jpeg_edit_is_signed_with_the_generated_image_as_parent(made:
     assert created["action"] == "c2pa.created" and created["digitalSourceType"] == TRAINED
     with pytest.raises(LatentmintError, match="already certified"):
         declare_edit(studio, load_work(studio, work.id), edited, "again", None)
-    tampered = _flip_payload_byte(_signed(certified).read_bytes(), b"\xff\xda", 64)  # inside the JPEG's scan data
+    signed = _signed(certified).read_bytes()
+    tampered = _flip_byte(signed, signed.rindex(b"\xff\xda") + 64)  # inside the JPEG's scan data (0xFFDA cannot occur in it)
     found = inspect_bytes(tampered, "image/jpeg", trust_anchors(studio))
     assert found.credentials == "invalid" and "changed after it was signed" in found.reason
 
@@ -123,8 +124,7 @@ def _flip_png_pixel(data: bytes) -> bytes:
     return repaint_png(data, flip)
 
 
-def _flip_payload_byte(data: bytes, marker: bytes, offset: int) -> bytes:
-    at = data.rindex(marker) + offset
+def _flip_byte(data: bytes, at: int) -> bytes:
     return data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1 :]
 
 
@@ -179,8 +179,7 @@ def test_changing_one_pixel_after_signing_fails_validation(made: dict) -> None:
     assert found.credentials == "invalid" and "changed after it was signed" in found.reason
     for work, fmt, payload in ((made["mp4"], "video/mp4", _mp4_frame_byte), (made["gif"], "image/gif", _gif_frame_byte)):
         signed = _signed(_certify(made, work)).read_bytes()
-        at = payload(signed)
-        found = inspect_bytes(signed[:at] + bytes([signed[at] ^ 0x01]) + signed[at + 1 :], fmt, anchors)
+        found = inspect_bytes(_flip_byte(signed, payload(signed)), fmt, anchors)
         assert found.credentials == "invalid" and "changed after it was signed" in found.reason, (fmt, found.reason)
 
 

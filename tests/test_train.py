@@ -184,15 +184,16 @@ def test_lr_decay_holds_the_rate_then_falls_linearly_to_zero() -> None:
 def test_bfloat16_autocast_where_native_and_recorded_in_run_json(tiny_studio: Studio) -> None:
     native = bf16_native(torch.device("cpu"))
     runs = {amp: train(tiny_studio, "tiny", f"amp-{amp}", make_config("faces-64-cpu", {**TINY, "steps": 2, "amp": amp})) for amp in (True, False)}
-    precision = {amp: json.loads((r.run / "run.json").read_text())["device"]["precision"] for amp, r in runs.items()}
-    assert precision == {True: "bfloat16 autocast" if native else "float32", False: "float32"}
+    devices = {amp: json.loads((r.run / "run.json").read_text())["device"] for amp, r in runs.items()}
+    assert {amp: d["precision"] for amp, d in devices.items()} == {True: "bfloat16 autocast" if native else "float32", False: "float32"}
+    assert {d["name"] for d in devices.values()} == {cpu_name()}  # which processor ran it, as cpu_name reads it
     a, b = params(runs[True].checkpoint), params(runs[False].checkpoint)
     assert all(torch.isfinite(v.float()).all() for v in a.values())
     # Same seed, same data: the weights differ only if the bf16 run really computed in bf16.
     assert any(not torch.equal(a[k], b[k]) for k in a) == native
 
 
-def test_run_json_names_the_cpu_model_and_its_vector_units(tmp_path: Path) -> None:
+def test_cpu_name_gives_the_model_its_family_numbers_and_vector_units(tmp_path: Path) -> None:
     # Two processors as a virtual machine reports them: the same model name, several-fold apart in speed.
     zen3 = "processor\t: 0\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 1\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse avx avx2 fma\n\nprocessor\t: 1\n"
     zen4 = zen3.replace("model\t\t: 1", "model\t\t: 17").replace("avx2 fma", "avx2 fma avx512f avx512_bf16")

@@ -39,10 +39,10 @@ def cpu_name(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
     /proc/cpuinfo; virtual machines often hide the model behind "AMD EPYC"). Step times differ several-fold between
     CPUs sold under one name, so run.json and benchmark results say which one ran."""
     try:
-        fields = dict(line.split(":", 1) for line in cpuinfo.read_text().split("\n\n")[0].splitlines() if ":" in line)
+        first_cpu = cpuinfo.read_text().split("\n\n")[0]
     except OSError:
         return platform.processor() or platform.machine()
-    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    fields = {k.strip(): v.strip() for k, v in (line.split(":", 1) for line in first_cpu.splitlines() if ":" in line)}
     flags = set(fields.get("flags", "").split())
     units = [name for flag, name in (("avx2", "AVX2"), ("avx512f", "AVX-512"), ("avx512_bf16", "AVX512-BF16"), ("amx_bf16", "AMX")) if flag in flags]
     return f"{fields.get('model name', platform.machine())} (family {fields.get('cpu family', '?')}, model {fields.get('model', '?')}; {', '.join(units) or 'no AVX2'})"
