@@ -7,12 +7,13 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from bench import chain_speed, discriminators, gas, generate_speed, ingest_speed, lookalike, train_quality, train_speed, verify_public, verify_speed
+from bench import chain_speed, discriminators, eval_speed, gas, generate_speed, ingest_speed, lookalike, train_quality, train_speed, verify_public, verify_speed
 
 BENCHMARKS = {
     "ingest_speed": ingest_speed.run,
     "train_speed": train_speed.run,
     "generate_speed": generate_speed.run,
+    "eval_speed": eval_speed.run,  # about a minute: FID features at two batch sizes
     "gas": gas.run,  # under a minute
     "lookalike": lookalike.run,  # a few minutes: 2,540 dlib embeddings
     "chain_speed": chain_speed.run,  # ~3 minutes: 10,000 tokens on the embedded chain

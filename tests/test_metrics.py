@@ -100,3 +100,14 @@ def test_fid_of_two_folders_agrees_with_fid_helper_pytorchs_own_code(tmp_path: P
     ours = compare_folders(a, b, resolution=side)
     assert ours["samples"] == (80, 80) and theirs > 10
     assert abs(ours["fid"] - theirs) / theirs < 0.01, (ours["fid"], theirs)
+
+
+def test_inception_features_of_an_image_do_not_depend_on_its_batch(faces: torch.Tensor) -> None:
+    """On a CPU features_of reads CPU_BATCH images at a time (cache-sized); 12 faces are then 10 + 2."""
+    from latentmint.metrics.fid import CPU_BATCH, feature_network
+
+    net, images = feature_network(), faces[:12]
+    small, whole = net.features_of(images), net.features_of(images, batch=len(images))
+    assert len(images) > CPU_BATCH and small.shape == (12, 2048)
+    np.testing.assert_allclose(small, whole, rtol=1e-5, atol=1e-6)
+    assert np.abs(small[:-1] - small[1:]).max() > 0.1  # different faces, different features: the comparison can fail
