@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 
 from latentmint.errors import LatentmintError
+from latentmint.files import atomic_write_text
 from latentmint.studio import FOLDERS, find_studio_root, init_studio, open_studio
 
 
@@ -41,3 +42,17 @@ def test_broken_settings_name_the_file(tmp_path: Path) -> None:
     (studio.root / "latentmint.toml").write_text("[chain\n")
     with pytest.raises(LatentmintError, match="latentmint.toml"):
         open_studio(studio.root)
+
+
+def test_atomic_writes_get_the_mode_open_would_give_and_keep_a_replaced_files_mode(tmp_path: Path) -> None:
+    import os
+
+    umask = os.umask(0o022)
+    os.umask(umask)
+    page = tmp_path / "gallery" / "index.html"
+    atomic_write_text(page, "<p>one</p>")
+    assert page.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600, which hides pages from a web server
+    page.chmod(0o640)
+    atomic_write_text(page, "<p>two</p>")
+    assert page.stat().st_mode & 0o777 == 0o640 and page.read_text() == "<p>two</p>"
+    assert [p.name for p in page.parent.iterdir()] == ["index.html"]  # no temp file left behind
