@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from latentmint.errors import LatentmintError
+from latentmint.files import atomic_write_bytes
 
 LOG = "chain.log"
 LOCK = "writer.lock"
@@ -189,12 +190,7 @@ class LogDB:
     def _rewrite(self) -> None:
         """Write the live data as one batch to a temp file and rename it over the log."""
         body = _encode(self._data)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "wb") as f:
-            f.write(MAGIC + _frame(body))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        atomic_write_bytes(self.path, MAGIC + _frame(body))
         self._log_bytes, self._inode = len(MAGIC) + len(SYNC) + _HEADER.size + len(body), os.stat(self.path).st_ino
 
     def flush(self) -> None:
