@@ -14,7 +14,7 @@ from latentmint.errors import LatentmintError
 from latentmint.gan.augment import AdaptiveP, diff_augment
 from latentmint.gan.checkpoint import load_checkpoint, load_generator
 from latentmint.gan.config import changed_from_preset, make_config, parse_duration, parse_override, pick_preset
-from latentmint.gan.networks import Discriminator, Generator, recalibrate_batchnorm
+from latentmint.gan.networks import Discriminator, Generator, power_iterate, recalibrate_batchnorm, spectral_norm
 from latentmint.gan.runlog import cpu_name
 from latentmint.gan.train import bf16_native, lr_scale, train
 from latentmint.studio import Studio
@@ -42,6 +42,33 @@ def test_networks_make_images_of_the_right_size(resolution: int) -> None:
     assert images.shape == (2, 3, resolution, resolution) and images.abs().max() <= 1
     logits, whole, part = D(images, part=3)
     assert logits.shape[0] == 2 and whole.shape[-1] == D.rec_res == part.shape[-1]
+
+
+def test_our_spectral_norm_is_torchs_bit_for_bit_in_eager_mode() -> None:
+    torch.manual_seed(0)
+    ours, theirs = spectral_norm(torch.nn.Conv2d(4, 1, 3)), torch.nn.utils.spectral_norm(torch.nn.Conv2d(4, 1, 3))
+    theirs.load_state_dict(ours.state_dict())
+    x = torch.randn(2, 4, 8, 8)
+    for _ in range(3):  # each training-mode call iterates u and v
+        assert torch.equal(ours(x), theirs(x))
+    assert ours.state_dict().keys() == theirs.state_dict().keys()
+    assert all(torch.equal(ours.state_dict()[k], theirs.state_dict()[k]) for k in ours.state_dict())
+
+
+def test_a_compiled_discriminator_runs_twice_before_one_backward() -> None:
+    # GAN steps call D on reals and on fakes, then backward once. torch's spectral norm breaks that under
+    # inductor (its power iteration is recomputed in backward from an overwritten buffer); ours iterates
+    # outside the compiled graph, once per step.
+    torch.manual_seed(0)
+    D = torch.nn.Sequential(spectral_norm(torch.nn.Conv2d(3, 8, 3)), torch.nn.LeakyReLU(0.2), spectral_norm(torch.nn.Conv2d(8, 1, 3)))
+    D_run = torch.compile(D)
+    real, fake = torch.randn(2, 3, 8, 8), torch.randn(2, 3, 8, 8)
+    for _ in range(2):
+        power_iterate(D)
+        u = D[2].weight_u.clone()
+        (D_run(real).mean() - D_run(fake).mean()).backward()
+        assert torch.equal(D[2].weight_u, u)  # compiled calls read the vectors, they do not move them
+    assert D[0].weight_orig.grad is not None and torch.isfinite(D[0].weight_orig.grad).all()
 
 
 def test_batch_norm_recalibration_gives_the_generator_statistics_of_its_own_weights() -> None:

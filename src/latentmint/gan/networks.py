@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils import spectral_norm
+from torch.nn.utils.spectral_norm import SpectralNorm
 
 from latentmint.errors import LatentmintError
 
@@ -23,6 +23,39 @@ WIDTH = {4: 16, 8: 8, 16: 4, 32: 2, 64: 2, 128: 1, 256: 0.5, 512: 0.25, 1024: 0.
 
 def channels(base: int, res: int) -> int:
     return max(int(base * WIDTH[res]), 8)
+
+
+class _SpectralNorm(SpectralNorm):
+    """torch's spectral norm; compiled, its power iteration moves out of the graph. torch updates the vectors in
+    place in every forward and clones them so that D can run twice before one backward, but inductor's
+    partitioner saves the *old* buffer and recomputes the iteration in backward, and D's second call has
+    overwritten it by then ("modified by an inplace operation"). So compiled code only reads the vectors, and
+    the training step calls `power_iterate` once per step, in eager mode, between backward and the next forward."""
+
+    def compute_weight(self, module: nn.Module, do_power_iteration: bool) -> torch.Tensor:
+        if not torch.compiler.is_compiling():
+            return super().compute_weight(module, do_power_iteration)
+        weight = getattr(module, self.name + "_orig")
+        u, v = getattr(module, self.name + "_u"), getattr(module, self.name + "_v")
+        return weight / torch.dot(u, torch.mv(self.reshape_weight_to_matrix(weight), v))
+
+
+def power_iterate(model: nn.Module) -> None:
+    """One power-iteration step for every spectral-normed layer of a compiled model (see _SpectralNorm)."""
+    with torch.no_grad():
+        for module in model.modules():
+            for hook in module._forward_pre_hooks.values():
+                if isinstance(hook, _SpectralNorm):
+                    hook.compute_weight(module, do_power_iteration=True)
+
+
+def spectral_norm(module: nn.Module) -> nn.Module:
+    """torch.nn.utils.spectral_norm (same buffers and state-dict format), safe under torch.compile."""
+    module = torch.nn.utils.spectral_norm(module)
+    for hook in module._forward_pre_hooks.values():
+        if type(hook) is SpectralNorm:
+            hook.__class__ = _SpectralNorm
+    return module
 
 
 def conv(cin: int, cout: int, k: int, s: int = 1, p: int = 0, bias: bool = True) -> nn.Module:

