@@ -16,7 +16,7 @@ from latentmint.gan.checkpoint import load_checkpoint, load_generator
 from latentmint.gan.config import changed_from_preset, make_config, parse_duration, parse_override, pick_preset
 from latentmint.gan.networks import Discriminator, Generator, power_iterate, recalibrate_batchnorm, spectral_norm
 from latentmint.gan.runlog import cpu_name
-from latentmint.gan.train import bf16_native, lr_scale, train
+from latentmint.gan.train import StepTimer, bf16_native, lr_scale, train
 from latentmint.studio import Studio
 
 from conftest import copy_faces
@@ -121,6 +121,32 @@ def test_adaptive_p_rises_when_d_overfits_and_falls_otherwise() -> None:
         ada.observe(0.1)
     ada.step(batch=16)
     assert ada.p < high
+
+
+def test_adaptive_p_fed_device_tensors_moves_exactly_as_fed_floats() -> None:
+    """The loop hands ADA tensors so the GPU is read once an interval; the controller must not move differently."""
+    signals = torch.rand(37, generator=torch.Generator().manual_seed(0))  # float32, as D's mean sign is
+    by_float, by_tensor = AdaptiveP(interval=4, speed_images=500), AdaptiveP(interval=4, speed_images=500)
+    for rt in signals:
+        by_float.observe(float(rt))
+        by_tensor.observe(rt)
+        by_float.step(batch=16)
+        by_tensor.step(batch=16)
+        assert by_tensor.state_dict() == by_float.state_dict()
+    assert 0 < by_float.p < 1 and by_float.state_dict()["count"] == 1  # it moved, and a checkpoint mid-interval holds a plain sum
+
+
+def test_the_step_timer_reads_losses_on_logged_steps_and_times_every_step() -> None:
+    timer = StepTimer(torch.device("cpu"))
+    reads = []
+    for step in range(1, 26):
+        timer.start()
+        if timer.stop(step, {"loss": torch.tensor(float(step))}):
+            reads.append(step)
+            assert timer.readings == {"loss": float(step)} and len(timer.times) == step
+    assert reads == [1, 10, 20] and len(timer.times) == 20
+    timer.flush()  # the five steps after the last reading still count
+    assert len(timer.times) == 25 and all(t > 0 for t in timer.times)
 
 
 def test_presets_and_overrides() -> None:

@@ -82,25 +82,27 @@ class AdaptiveP:
     interval: int = 4
     speed_images: int = 20_000
     max_p: float = 1.0
-    _sum: float = 0.0
+    _sum: float | torch.Tensor = 0.0
     _count: int = 0
     rt: float = 0.0
 
-    def observe(self, rt: float) -> None:
-        """One batch's E[sign(D(real))]."""
-        self._sum += rt
+    def observe(self, rt: float | torch.Tensor) -> None:
+        """One batch's E[sign(D(real))]. A tensor stays on its device until `step` reads the sum (every
+        `interval` batches, as StyleGAN2-ADA reads its statistics), so the GPU is not waited on every step;
+        float64, so the sum is the one a Python float would hold."""
+        self._sum = self._sum + (rt.detach().double() if isinstance(rt, torch.Tensor) else rt)
         self._count += 1
 
     def step(self, batch: int) -> None:
         if self._count < self.interval:
             return
-        self.rt = self._sum / self._count
+        self.rt = float(self._sum) / self._count
         adjust = (1 if self.rt > self.target else -1) * batch * self._count / self.speed_images
         self.p = min(max(self.p + adjust, 0.0), self.max_p)
         self._sum, self._count = 0.0, 0
 
     def state_dict(self) -> dict[str, float | int]:
-        return {"p": self.p, "sum": self._sum, "count": self._count, "rt": self.rt}
+        return {"p": self.p, "sum": float(self._sum), "count": self._count, "rt": self.rt}
 
     def load_state_dict(self, state: dict[str, float | int]) -> None:
         self.p, self._sum, self._count, self.rt = float(state["p"]), float(state["sum"]), int(state["count"]), float(state["rt"])

@@ -23,6 +23,11 @@ FIELDS = ["step", "time", "loss_d", "loss_g", "loss_rec", "logits_real", "p", "r
 LOG_EVERY = 10
 
 
+def logged(step: int) -> bool:
+    """Whether step `step` writes a row of metrics.csv (and the training loop reads its losses)."""
+    return step == 1 or step % LOG_EVERY == 0
+
+
 def code_version() -> dict[str, str | None]:
     """latentmint's version, and the git commit when running from a checkout."""
     commit = None
@@ -120,7 +125,7 @@ class RunLog:
             writer.writerow({"step": step, "time": now_iso(), **{k: f"{v:.6g}" for k, v in values.items() if isinstance(v, (int, float))}})
 
     def scalars(self, step: int, stats: dict[str, float]) -> None:
-        if step % LOG_EVERY and step != 1:
+        if not logged(step):
             return
         self._csv_row(step, stats)
         tb = self._writer()

@@ -33,7 +33,7 @@ from latentmint.gan.checkpoint import RESUME_KEYS, load_checkpoint, save_checkpo
 from latentmint.gan.config import TrainConfig, changed_from_preset
 from latentmint.gan.data import check_resolution, load_faces, to_float
 from latentmint.gan.networks import build, power_iterate, recalibrate_batchnorm, reconstruction_targets
-from latentmint.gan.runlog import RunLog
+from latentmint.gan.runlog import RunLog, logged
 from latentmint.gan.upscale import Cascade
 from latentmint.studio import Studio
 
@@ -101,11 +101,9 @@ def bf16_native(device: torch.device) -> bool:
 
 
 def _ema_update(ema: nn.Module, model: nn.Module, beta: float) -> None:
-    with torch.no_grad():
-        for pe, pm in zip(ema.parameters(), model.parameters()):
-            pe.lerp_(pm.detach(), 1.0 - beta)
-        for be, bm in zip(ema.buffers(), model.buffers()):
-            be.copy_(bm)
+    with torch.no_grad():  # foreach: on a GPU one launch per group of tensors, not one per tensor
+        torch._foreach_lerp_(list(ema.parameters()), [p.detach() for p in model.parameters()], 1.0 - beta)
+        torch._foreach_copy_(list(ema.buffers()), list(model.buffers()))
 
 
 def _freeze_early_d(D: nn.Module, blocks: int) -> None:
@@ -251,24 +249,24 @@ def train(
     # In a cascade the generator stops at its share of the budget; the upscaler gets the rest.
     generator_budget = config.time_budget_s * (1 - config.upscale_share) if config.upscale_from else config.time_budget_s
     started = time.monotonic()
-    step_times: list[float] = []
+    timer = StepTimer(dist.device)
     stopped_by = "steps"
     try:
         while stage == "generator" and step < config.steps:
             if generator_budget and elapsed() >= generator_budget:
                 stopped_by = "time_budget"
                 break
-            t0 = time.perf_counter()
+            timer.start()
             if config.lr_decay:
                 scale = lr_scale(config.lr_decay, max(step / config.steps, elapsed() / generator_budget if generator_budget else 0.0))
                 for opt, base in ((opt_g, config.lr_g), (opt_d, config.lr_d)):
                     for group in opt.param_groups:
                         group["lr"] = base * scale
             idx = torch.randint(0, images.shape[0], (local_batch,), generator=data_gen)
-            real = to_float(images[idx]).to(dist.device, non_blocking=True)
-            if config.xflip:
-                flip = torch.rand(local_batch, generator=data_gen) < 0.5
-                real[flip.to(dist.device)] = real[flip.to(dist.device)].flip(-1)
+            real = _on_device(images[idx], dist.device)
+            if config.xflip:  # torch.where, not a boolean index: indexing by a mask waits for the GPU
+                flip = (torch.rand(local_batch, generator=data_gen) < 0.5).to(dist.device, non_blocking=True)
+                real = torch.where(flip.view(-1, 1, 1, 1), real.flip(-1), real)
             real = real.contiguous(memory_format=fmt)
             losses = _train_step(G_train, D_train, G, D, opt_g, opt_d, real, config, ada, autocast, dist)
             if config.augment:  # without augmentation there is no strength to adapt
@@ -277,21 +275,18 @@ def train(
             # 0.999 average would still be mostly the random initial weights.
             _ema_update(G_ema, G, min(config.ema_beta, (1 + step) / (10 + step)))
             step += 1
-            if cuda:
-                torch.cuda.synchronize(dist.device)
-            dt = time.perf_counter() - t0
-            step_times.append(dt)
-            stats = {**losses, "p": ada.p, "rt": ada.rt, "images_per_s": config.batch / dt, "seconds_per_step": dt}
-            if dist.main:
-                log.scalars(step, stats)
-                if step % config.sample_every == 0 or step == config.steps:
-                    log.sample_grid(step, G_ema, fixed_z)
+            if timer.stop(step, losses) and dist.main:
+                log.scalars(step, {**timer.readings, "p": ada.p, "rt": ada.rt, "images_per_s": config.batch / timer.times[-1], "seconds_per_step": timer.times[-1]})
+            if dist.main and (step % config.sample_every == 0 or step == config.steps):
+                log.sample_grid(step, G_ema, fixed_z)
             if config.eval_every and step % config.eval_every == 0 and dist.main:
                 log.evaluate(step, G_ema, images, config, inception)
             if step % config.ckpt_every == 0:
                 checkpoint()
             if progress and dist.main:
-                progress(step, _bar_total(step, config.steps, generator_budget - elapsed() if generator_budget else None, step_times), {**stats, "stage": _stage_label(config, "generator")})
+                stats = {**timer.readings, "p": ada.p, "images_per_s": config.batch / timer.times[-1], "stage": _stage_label(config, "generator")}
+                progress(step, _bar_total(step, config.steps, generator_budget - elapsed() if generator_budget else None, timer.times), stats)
+        timer.flush()
         if stage == "generator":  # the works come from G_ema: its statistics must be its own (a second pass changes nothing)
             recalibrate_batchnorm(G_ema, seed=config.seed)
         if stage == "generator" and config.upscale_from:
@@ -305,7 +300,7 @@ def train(
     except KeyboardInterrupt:
         checkpoint()
         if dist.main:
-            log.finish(status="interrupted", step=step, seconds_per_step=_median(step_times), stopped_by="interrupt")
+            log.finish(status="interrupted", step=step, seconds_per_step=_median(timer.times), stopped_by="interrupt")
         raise
     checkpoint()
     stages = [{"name": "generator", "resolution": config.generator_resolution, "steps": step, "seconds": round(generator_seconds or elapsed(), 1)}]
@@ -317,8 +312,62 @@ def train(
         if step % config.sample_every or upscaler is not None:
             log.sample_grid(step, final, fixed_z)
         log.evaluate(step, final, final_images, config, inception)
-        log.finish(status="completed", step=step, seconds_per_step=_median(step_times), stopped_by=stopped_by, stages=stages)
-    return TrainResult(root, step, _median(step_times), ckpt_path, dist.device.type, stopped_by, config.resolution, stages)
+        log.finish(status="completed", step=step, seconds_per_step=_median(timer.times), stopped_by=stopped_by, stages=stages)
+    return TrainResult(root, step, _median(timer.times), ckpt_path, dist.device.type, stopped_by, config.resolution, stages)
+
+
+class StepTimer:
+    """Step times and loss readings that wait for the device once every LOG_EVERY steps, not every step.
+
+    On a GPU, reading a loss (`float(tensor)`) or timing a step (`synchronize`) stalls the host until the queue
+    drains, so no kernels of the next step are queued while the last ones run. The loops read both on logged
+    steps only (and the first), and a step's time is its window's mean. On a CPU it changes nothing.
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.times: list[float] = []  # seconds per step, one entry per step read so far
+        self.readings: dict[str, float] = {}  # the losses of the last step read
+        self._busy, self._steps, self._t0 = 0.0, 0, 0.0
+
+    def start(self) -> None:
+        self._t0 = time.perf_counter()
+
+    def stop(self, step: int, losses: dict[str, torch.Tensor]) -> bool:
+        """End a step; on a step to read (True), `readings` and `times` are brought up to date."""
+        read = logged(step) or not self.times
+        if read:
+            self._sync()
+            self.readings = {k: float(v) for k, v in losses.items()}
+        self._busy += time.perf_counter() - self._t0
+        self._steps += 1
+        if read:
+            self._close_window()
+        return read
+
+    def flush(self) -> None:
+        """Count the steps since the last reading (at the end of a loop)."""
+        if self._steps:
+            t = time.perf_counter()
+            self._sync()  # what the device still had queued belongs to those steps
+            self._busy += time.perf_counter() - t
+            self._close_window()
+
+    def _sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def _close_window(self) -> None:
+        self.times.extend([self._busy / self._steps] * self._steps)
+        self._busy, self._steps = 0.0, 0
+
+
+def _on_device(batch: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A uint8 batch as floats in [-1, 1] on `device`. To a GPU it goes as uint8 (a quarter of the bytes) from
+    pinned memory: a copy from ordinary memory would wait for the GPU's queue to reach it."""
+    if device.type == "cuda":
+        batch = batch.pin_memory().to(device, non_blocking=True)
+    return to_float(batch)
 
 
 def lr_scale(decay: float, progress: float) -> float:
@@ -368,21 +417,21 @@ class Upscaling:
         from latentmint.gan.upscale import paired_crops, upscaler_step
 
         self.U.train()
-        times: list[float] = []
+        timer = StepTimer(self.device)
         while self.step < config.upscale_steps:
             if config.time_budget_s and elapsed() >= config.time_budget_s:
                 return "time_budget"
-            t0 = time.perf_counter()
+            timer.start()
             lo, hi = paired_crops(self.small, self.big, config.upscale_batch, self.gen, self.U.scale)
-            losses = upscaler_step(self.U, self.opt, to_float(lo).to(self.device), to_float(hi).to(self.device), self.perceptual, config.upscale_perceptual)
+            losses = upscaler_step(self.U, self.opt, _on_device(lo, self.device), _on_device(hi, self.device), self.perceptual, config.upscale_perceptual)
             self.step += 1
-            times.append(time.perf_counter() - t0)
-            log.scalars(offset + self.step, losses)
+            if timer.stop(offset + self.step, losses):
+                log.scalars(offset + self.step, timer.readings)
             if self.step % config.ckpt_every == 0:
                 checkpoint()
             if progress:
                 remaining = config.time_budget_s - elapsed() if config.time_budget_s else None
-                progress(self.step, _bar_total(self.step, config.upscale_steps, remaining, times), {**losses, "stage": _stage_label(config, "upscaler")})
+                progress(self.step, _bar_total(self.step, config.upscale_steps, remaining, timer.times), {**timer.readings, "stage": _stage_label(config, "upscaler")})
         return "steps"
 
 
@@ -398,7 +447,7 @@ def _median(values: list[float]) -> float:
     return statistics.median(values) if values else math.nan
 
 
-def _train_step(G_run, D_run, G, D, opt_g, opt_d, real, config: TrainConfig, ada: AdaptiveP, autocast, dist: Dist) -> dict[str, float]:
+def _train_step(G_run, D_run, G, D, opt_g, opt_d, real, config: TrainConfig, ada: AdaptiveP, autocast, dist: Dist) -> dict[str, torch.Tensor]:
     """One discriminator and one generator update. `G_run`/`D_run` may be compiled; `G`/`D` own the weights."""
     n = real.shape[0]
     z = torch.randn(n, config.z_dim, device=real.device)
@@ -426,7 +475,7 @@ def _train_step(G_run, D_run, G, D, opt_g, opt_d, real, config: TrainConfig, ada
     loss_d.backward()
     _average_gradients(d_params, dist)
     opt_d.step()
-    ada.observe(float(_all_mean(_judged(logits_real.detach().float().sign(), D, average=True), dist)))
+    ada.observe(_all_mean(_judged(logits_real.detach().float().sign(), D, average=True), dist))
 
     # Generator: make the discriminator call the (augmented) fakes real; D's own gradients are not needed.
     for p in d_params:
@@ -439,7 +488,8 @@ def _train_step(G_run, D_run, G, D, opt_g, opt_d, real, config: TrainConfig, ada
         p.requires_grad_(True)
     _average_gradients([p for p in G.parameters() if p.grad is not None], dist)
     opt_g.step()
-    return {"loss_d": float(loss_d.detach()), "loss_g": float(loss_g.detach()), "loss_rec": float(loss_rec.detach()), "logits_real": float(_judged(logits_real.detach().float(), D, average=True))}
+    # Tensors, not floats: reading them waits for the GPU, so the loop does it on logged steps only (StepTimer).
+    return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(), "loss_rec": loss_rec.detach(), "logits_real": _judged(logits_real.detach().float(), D, average=True)}
 
 
 def _judged(values: torch.Tensor, D: nn.Module, average: bool = False) -> torch.Tensor:

@@ -88,7 +88,7 @@ class PerceptualLoss(nn.Module):
         return sum(F.l1_loss(x, y.detach()) for x, y in list(zip(a, b))[:2])
 
 
-def upscaler_step(U: nn.Module, opt: torch.optim.Optimizer, lo: torch.Tensor, hi: torch.Tensor, perceptual: nn.Module | None, weight: float) -> dict[str, float]:
+def upscaler_step(U: nn.Module, opt: torch.optim.Optimizer, lo: torch.Tensor, hi: torch.Tensor, perceptual: nn.Module | None, weight: float) -> dict[str, torch.Tensor]:
     """One update on a batch of (input, target) crops in [-1, 1]."""
     out = U(lo)
     loss_l1 = F.l1_loss(out, hi)
@@ -97,7 +97,7 @@ def upscaler_step(U: nn.Module, opt: torch.optim.Optimizer, lo: torch.Tensor, hi
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
-    return {"loss_l1": float(loss_l1.detach()), "loss_perceptual": float(loss_p.detach())}
+    return {"loss_l1": loss_l1.detach(), "loss_perceptual": loss_p.detach()}
 
 
 def describe_upscaler(config: Any) -> dict[str, Any]:
