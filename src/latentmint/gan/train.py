@@ -275,8 +275,10 @@ def train(
             # 0.999 average would still be mostly the random initial weights.
             _ema_update(G_ema, G, min(config.ema_beta, (1 + step) / (10 + step)))
             step += 1
-            if timer.stop(step, losses) and dist.main:
-                log.scalars(step, {**timer.readings, "p": ada.p, "rt": ada.rt, "images_per_s": config.batch / timer.times[-1], "seconds_per_step": timer.times[-1]})
+            read = timer.stop(step, losses)
+            stats = {**timer.readings, "p": ada.p, "rt": ada.rt, "images_per_s": config.batch / timer.times[-1], "seconds_per_step": timer.times[-1]}
+            if read and dist.main:
+                log.scalars(step, stats)
             if dist.main and (step % config.sample_every == 0 or step == config.steps):
                 log.sample_grid(step, G_ema, fixed_z)
             if config.eval_every and step % config.eval_every == 0 and dist.main:
@@ -284,8 +286,7 @@ def train(
             if step % config.ckpt_every == 0:
                 checkpoint()
             if progress and dist.main:
-                stats = {**timer.readings, "p": ada.p, "images_per_s": config.batch / timer.times[-1], "stage": _stage_label(config, "generator")}
-                progress(step, _bar_total(step, config.steps, generator_budget - elapsed() if generator_budget else None, timer.times), stats)
+                progress(step, _bar_total(step, config.steps, generator_budget - elapsed() if generator_budget else None, timer.times), {**stats, "stage": _stage_label(config, "generator")})
         timer.flush()
         if stage == "generator":  # the works come from G_ema: its statistics must be its own (a second pass changes nothing)
             recalibrate_batchnorm(G_ema, seed=config.seed)
