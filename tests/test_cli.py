@@ -103,18 +103,19 @@ def test_train_resume_and_eval_json(utk540: Path, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_two_processes_under_torchrun(utk540: Path, tmp_path: Path) -> None:
-    """Data-parallel training with no change for the user: torchrun starts two CPU processes (gloo)."""
+    """Data-parallel training with no change for the user: torchrun starts two CPU processes (gloo), and a time
+    budget stops them together (each starts its clock at its own moment; one stopping alone hung the other)."""
     studio, _ = tiny_studio(utk540, tmp_path, faces=16)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "latentmint",
-           "train", "f", "--name", "ddp", "--steps", "2", "--batch", "4", "--set", "ngf=8", "--set", "ndf=8", "--set", "eval_samples=8",
-           "--json", "--studio", str(studio)]  # fmt: skip
+           "train", "f", "--name", "ddp", "--steps", "100000", "--time-budget", "5s", "--batch", "4", "--set", "ngf=8", "--set", "ndf=8",
+           "--set", "eval_samples=8", "--json", "--studio", str(studio)]  # fmt: skip
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     doc = json.loads(result.stdout)  # one document: only rank 0 reports
-    assert doc["steps"] == 2
     run = json.loads((studio / "runs" / "ddp" / "run.json").read_text())
-    assert run["device"]["processes"] == 2 and run["status"] == "completed"
+    assert run["device"]["processes"] == 2 and run["status"] == "completed" and run["stopped_by"] == "time_budget"
+    assert 0 < doc["steps"] < 100000 and run["step"] == doc["steps"]
 
 
 @pytest.mark.slow

@@ -64,10 +64,23 @@ class Dist:
     world: int = 1
     device: torch.device = torch.device("cpu")
     bf16: bool = False  # train under bfloat16 autocast
+    clock_group: Any = None  # the process group that shares rank 0's clock (gloo: CPU tensors, no GPU sync)
 
     @property
     def main(self) -> bool:
         return self.rank == 0
+
+    def agreed(self, seconds: float) -> float:
+        """Rank 0's `seconds` on every rank. What the clock decides (stopping at the time budget, the learning
+        rate's decay) must be decided alike everywhere: the processes start their clocks seconds apart, and one
+        that stopped alone would leave the others waiting for its gradients forever."""
+        if self.world == 1:
+            return seconds
+        import torch.distributed as tdist
+
+        value = torch.tensor([seconds], dtype=torch.float64)
+        tdist.broadcast(value, 0, group=self.clock_group)
+        return float(value)
 
 
 def _setup_device(config: TrainConfig) -> Dist:
@@ -77,7 +90,7 @@ def _setup_device(config: TrainConfig) -> Dist:
         want = "cuda" if torch.cuda.is_available() else "cpu"
     if want.startswith("cuda") and not torch.cuda.is_available():
         raise LatentmintError("--device cuda: no CUDA GPU is visible to PyTorch")
-    rank, device = 0, torch.device(want)
+    rank, device, clock_group = 0, torch.device(want), None
     if world > 1:
         import torch.distributed as dist
 
@@ -87,9 +100,10 @@ def _setup_device(config: TrainConfig) -> Dist:
         if not dist.is_initialized():
             dist.init_process_group("nccl" if want.startswith("cuda") else "gloo")
         rank, device = dist.get_rank(), torch.device(f"cuda:{local}") if want.startswith("cuda") else torch.device("cpu")
+        clock_group = dist.new_group(backend="gloo") if want.startswith("cuda") else None  # None: the default group, gloo
     elif want == "cpu":
         torch.set_num_threads(os.cpu_count() or 1)  # every core, not PyTorch's guess of physical ones
-    return Dist(rank, world, device, config.amp and bf16_native(device))
+    return Dist(rank, world, device, config.amp and bf16_native(device), clock_group)
 
 
 def bf16_native(device: torch.device) -> bool:
@@ -253,12 +267,13 @@ def train(
     stopped_by = "steps"
     try:
         while stage == "generator" and step < config.steps:
-            if generator_budget and elapsed() >= generator_budget:
+            now = dist.agreed(elapsed()) if generator_budget else 0.0
+            if generator_budget and now >= generator_budget:
                 stopped_by = "time_budget"
                 break
             timer.start()
             if config.lr_decay:
-                scale = lr_scale(config.lr_decay, max(step / config.steps, elapsed() / generator_budget if generator_budget else 0.0))
+                scale = lr_scale(config.lr_decay, max(step / config.steps, now / generator_budget if generator_budget else 0.0))
                 for opt, base in ((opt_g, config.lr_g), (opt_d, config.lr_d)):
                     for group in opt.param_groups:
                         group["lr"] = base * scale
