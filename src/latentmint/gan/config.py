@@ -98,7 +98,8 @@ _BASE = TrainConfig()
 # No colour augmentation on the CPU presets: with p near 0.7, most of what D saw had its brightness, saturation and
 # contrast randomised, which hid the photos' variety of colour from it, and the faces came out too alike in colour.
 # Without it, seeds 0-3 at 30 minutes scored KID 0.0168, 0.0174, 0.0159, 0.0159; with it, 0.0142 and 0.0182 (two runs),
-# 0.0195, 0.0195, 0.0186 (docs/benchmarks.md).
+# 0.0195, 0.0195, 0.0186; at 6,000 steps (the cascade's 45 minutes) two seeds scored 0.0144 and 0.0174 without it, 0.0170
+# and 0.0201 with it (docs/benchmarks.md).
 _CPU_64 = dict(ngf=24, ndf=24, batch=16, lr_g=8e-4, lr_d=8e-4, lr_decay=0.3, eval_samples=200, augment=("translation", "cutout"))
 
 PRESETS: dict[str, dict[str, Any]] = {
