@@ -12,7 +12,8 @@
 - the cascade's near-copy and lookalike rates over 1,000 works;
 - the public peer, lightweight-gan, when it can run here (it cannot without CUDA: the row says why).
 
-Targets: 64 px KID <= 0.015 at 30 minutes; 256 px KID <= 0.020 at 60 minutes and below the Lanczos row.
+Each score also gives improved precision and recall (k = 3): whether what FID/KID charge for is the faces' fidelity
+or their variety. Targets: 64 px KID <= 0.015 at 30 minutes; 256 px KID <= 0.020 at 60 minutes and below the Lanczos row.
 LATENTMINT_BENCH_SCALE (default 1) scales every time budget, LATENTMINT_BENCH_SAMPLES (default 2000) the
 images per FID/KID, for a shorter look; the result file records both. Grids are saved beside the results.
 """
@@ -34,7 +35,7 @@ from latentmint.gan.checkpoint import load_generator
 from latentmint.gan.config import make_config
 from latentmint.gan.train import train
 from latentmint.metrics.evaluate import generate_uint8, load_reference
-from latentmint.metrics.fid import feature_network, fid_from_features, kid_from_features
+from latentmint.metrics.fid import feature_network, fid_from_features, kid_from_features, precision_recall_from_features
 
 SCALE = float(os.environ.get("LATENTMINT_BENCH_SCALE", "1"))
 SAMPLES = int(os.environ.get("LATENTMINT_BENCH_SAMPLES", "2000"))
@@ -57,7 +58,11 @@ def run() -> list[dict]:
         if size not in features:
             features[size] = net.features_of(load_reference(ref_dir, size, SAMPLES))
         fake = net.features_of(images)
-        return {"case": case, "resolution": size, "fid": round(fid_from_features(features[size], fake), 2), "kid": round(kid_from_features(features[size], fake), 4), "images": len(images), **extra, "target": None}
+        precision, recall = precision_recall_from_features(features[size], fake)
+        return {
+            "case": case, "resolution": size, "fid": round(fid_from_features(features[size], fake), 2), "kid": round(kid_from_features(features[size], fake), 4),
+            "precision": round(precision, 3), "recall": round(recall, 3), "images": len(images), **extra, "target": None,
+        }  # fmt: skip
 
     rows, grids = [], []
     rows.append(score("real: utk540 against utk-ref2000, 64 px", load_reference(train_dir, 64)))

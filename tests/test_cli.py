@@ -98,6 +98,7 @@ def test_train_resume_and_eval_json(utk540: Path, tmp_path: Path) -> None:
     assert scored.returncode == 0, scored.stderr
     metrics = json.loads(scored.stdout)
     assert metrics["samples"] == 16 and metrics["swd"] > 0 and metrics["fid"] > 0 and metrics["kid"] is not None and metrics["resolution"] == 64  # the standard Inception, by default
+    assert 0 <= metrics["precision"] <= 1 and 0 <= metrics["recall"] <= 1
     assert (studio / "runs" / "r" / "eval.png").is_file()
 
 

