@@ -79,6 +79,8 @@ def test_precision_and_recall_tell_plausible_but_alike_fakes_from_varied_ones() 
     assert (r, p) == precision_recall_from_features(other, real[:300])
     assert 0.0 < p < 1.0 and 0.0 < r < 1.0
     assert precision_recall_from_features(real, other) != precision_recall_from_features(real[:300], other)  # a random 300 of the 600, not the first
+    with pytest.raises(ValueError, match="more than 3"):
+        precision_recall_from_features(real[:3], other)
 
 
 def test_inception_weights_load_from_a_local_file_and_misses_are_clear(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

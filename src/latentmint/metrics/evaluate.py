@@ -71,7 +71,8 @@ def evaluate_run(run: Path, ref: Path, samples: int = 2000, seed: int = 0, incep
         fr, ff = net.features_of(real), net.features_of(fake)
         result["fid"] = fid_from_features(fr, ff)
         result["kid"] = kid_from_features(fr, ff)
-        result["precision"], result["recall"] = precision_recall_from_features(fr, ff)
+        if n > 3:  # k = 3 neighbours
+            result["precision"], result["recall"] = precision_recall_from_features(fr, ff)
     return result
 
 

@@ -305,6 +305,8 @@ def precision_recall_from_features(real: np.ndarray, fake: np.ndarray, k: int = 
     the fakes'. FID and KID mix the two; low recall with fair precision means plausible faces of too little
     variety. The larger set is subsampled to the smaller's size, since the balls shrink as a set grows."""
     m = min(len(real), len(fake))
+    if m <= k:
+        raise ValueError(f"precision and recall need more than {k} faces a set, not {m}")
     rng = np.random.default_rng(seed)
     r = torch.from_numpy(real[np.sort(rng.choice(len(real), m, replace=False))]).double()
     f = torch.from_numpy(fake[np.sort(rng.choice(len(fake), m, replace=False))]).double()
