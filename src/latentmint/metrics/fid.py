@@ -299,7 +299,10 @@ def kid_from_features(real: np.ndarray, fake: np.ndarray, subsets: int = 100, su
     return float(total / subsets / m)
 
 
-def precision_recall_from_features(real: np.ndarray, fake: np.ndarray, k: int = 3, seed: int = 0) -> tuple[float, float]:
+NEIGHBOURS = 3  # k of precision and recall, as Kynkäänniemi et al. and StyleGAN's metrics use
+
+
+def precision_recall_from_features(real: np.ndarray, fake: np.ndarray, k: int = NEIGHBOURS, seed: int = 0) -> tuple[float, float]:
     """Improved precision and recall (Kynkäänniemi et al. 2019): the share of fakes that fall within the real
     faces' manifold (each real's ball reaching its k-th nearest real neighbour), and the share of reals within
     the fakes'. FID and KID mix the two; low recall with fair precision means plausible faces of too little
