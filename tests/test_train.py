@@ -175,6 +175,8 @@ def test_a_tiny_run_trains_and_leaves_a_complete_run_folder(tiny_studio: Studio)
 
     closing = [r for r in csv.DictReader((run / "metrics.csv").open()) if r.get("fid_train")]
     assert closing and float(closing[-1]["fid_train"]) > 0 and closing[-1]["kid_train"]  # FID/KID on the standard Inception, by default
+    last = json.loads((run / "evaluations.jsonl").read_text().splitlines()[-1])  # and the faces' variety beside them
+    assert 0 <= last["precision_train"] <= 1 and 0 <= last["recall_train"] <= 1 and last["samples"] == 16
     assert sorted(p.name for p in (run / "samples").iterdir()) == ["step-000002.png", "step-000004.png"]
     assert (run / "loss.png").stat().st_size > 1000 and any((run / "tensorboard").iterdir())
     G, _ = load_generator(result.checkpoint)

@@ -5,6 +5,7 @@ test-artifacts/screenshots/."""
 from __future__ import annotations
 
 import io
+import json
 import re
 import shutil
 import threading
@@ -66,6 +67,8 @@ def test_pages_render_what_the_studio_holds(client, gallery_studio: Studio) -> N
     assert client.get("/works/nope").status_code == 404
     run = client.get("/runs/run")
     assert run.status_code == 200 and "step-" in run.text
+    last = json.loads((gallery_studio.runs / "run" / "evaluations.jsonl").read_text().splitlines()[-1])
+    assert f"<td>{last['precision_train']}</td><td>{last['recall_train']}</td><td>{last['samples']}</td>" in run.text  # the variety beside KID/FID
     assert client.get("/runs/..%2Fkeys").status_code == 404
 
 

@@ -165,9 +165,11 @@ class RunLog:
         return path
 
     def evaluate(self, step: int, G_ema: torch.nn.Module, images: torch.Tensor, config, inception=None) -> dict[str, float | None]:
-        """SWD against the training faces, and FID/KID when an Inception network is given."""
+        """SWD against the training faces, and FID/KID, precision and recall when an Inception network is given.
+        Precision and recall go to evaluations.jsonl and TensorBoard, not metrics.csv, whose columns stay fixed
+        so that a run resumed by another version appends rows its header still names."""
         from latentmint.metrics.evaluate import generate_uint8
-        from latentmint.metrics.fid import fid_from_features, kid_from_features
+        from latentmint.metrics.fid import NEIGHBOURS, fid_from_features, kid_from_features, precision_recall_from_features
         from latentmint.metrics.swd import swd
 
         n = min(config.eval_samples, images.shape[0])
@@ -177,6 +179,9 @@ class RunLog:
         if inception is not None:
             fr, ff = inception.features_of(real), inception.features_of(fake)
             values.update(fid_train=round(fid_from_features(fr, ff), 3), kid_train=round(kid_from_features(fr, ff), 5))
+            if n > NEIGHBOURS:  # recall is the faces' variety, which FID and KID mix with their fidelity
+                precision, recall = precision_recall_from_features(fr, ff)
+                values.update(precision_train=round(precision, 3), recall_train=round(recall, 3))
         self.metric(step, values)
         return values
 

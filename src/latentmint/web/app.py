@@ -378,7 +378,7 @@ def create_app(studio: Studio, network: str | None = None, host: str = "127.0.0.
         grids = sorted(p.name for p in (folder / "samples").glob("step-*.png"))
         samples = [g for g in grids if not g.endswith("px.png")]  # the generator's own grids, step by step
         final = [g for g in grids if g.endswith("px.png")]  # a cascade's samples at the works' size
-        charts = {key: svg_chart([(e["step"], e[key]) for e in evaluations if e.get(key) is not None]) for key in ("swd_train", "kid_train", "fid_train")}
+        charts = {key: svg_chart([(e["step"], e[key]) for e in evaluations if e.get(key) is not None]) for key in ("swd_train", "kid_train", "fid_train", "recall_train")}
         return page(request, "run.html", name=name, run=run, samples=samples, final=final[-1] if final else None, charts={k: v for k, v in charts.items() if v}, evaluations=evaluations, loss=(folder / "loss.png").exists())
 
     @app.get("/runs/{name}/file/{kind}/{file}")
