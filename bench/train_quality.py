@@ -35,7 +35,7 @@ from latentmint.gan.checkpoint import load_generator
 from latentmint.gan.config import make_config
 from latentmint.gan.train import train
 from latentmint.metrics.evaluate import generate_uint8, load_reference
-from latentmint.metrics.fid import feature_network, fid_from_features, kid_from_features, precision_recall_from_features
+from latentmint.metrics.fid import feature_network, scores_from_features
 
 SCALE = float(os.environ.get("LATENTMINT_BENCH_SCALE", "1"))
 SAMPLES = int(os.environ.get("LATENTMINT_BENCH_SAMPLES", "2000"))
@@ -57,11 +57,10 @@ def run() -> list[dict]:
         size = images.shape[-1]
         if size not in features:
             features[size] = net.features_of(load_reference(ref_dir, size, SAMPLES))
-        fake = net.features_of(images)
-        precision, recall = precision_recall_from_features(features[size], fake)
+        scores = scores_from_features(features[size], net.features_of(images))
         return {
-            "case": case, "resolution": size, "fid": round(fid_from_features(features[size], fake), 2), "kid": round(kid_from_features(features[size], fake), 4),
-            "precision": round(precision, 3), "recall": round(recall, 3), "images": len(images), **extra, "target": None,
+            "case": case, "resolution": size, "fid": round(scores["fid"], 2), "kid": round(scores["kid"], 4),
+            "precision": round(scores["precision"], 3), "recall": round(scores["recall"], 3), "images": len(images), **extra, "target": None,
         }  # fmt: skip
 
     rows, grids = [], []

@@ -169,7 +169,7 @@ class RunLog:
         Precision and recall go to evaluations.jsonl and TensorBoard, not metrics.csv, whose columns stay fixed
         so that a run resumed by another version appends rows its header still names."""
         from latentmint.metrics.evaluate import generate_uint8
-        from latentmint.metrics.fid import NEIGHBOURS, fid_from_features, kid_from_features, precision_recall_from_features
+        from latentmint.metrics.fid import scores_from_features
         from latentmint.metrics.swd import swd
 
         n = min(config.eval_samples, images.shape[0])
@@ -177,11 +177,10 @@ class RunLog:
         real = images[torch.randperm(images.shape[0], generator=torch.Generator().manual_seed(0))[:n]]
         values: dict[str, float | None] = {"swd_train": round(swd(real, fake)["swd"], 3), "samples": n}
         if inception is not None:
-            fr, ff = inception.features_of(real), inception.features_of(fake)
-            values.update(fid_train=round(fid_from_features(fr, ff), 3), kid_train=round(kid_from_features(fr, ff), 5))
-            if n > NEIGHBOURS:  # recall is the faces' variety, which FID and KID mix with their fidelity
-                precision, recall = precision_recall_from_features(fr, ff)
-                values.update(precision_train=round(precision, 3), recall_train=round(recall, 3))
+            scores = scores_from_features(inception.features_of(real), inception.features_of(fake))
+            values.update(fid_train=round(scores["fid"], 3), kid_train=round(scores["kid"], 5))
+            if scores["recall"] is not None:  # recall is the faces' variety, which FID and KID mix with their fidelity
+                values.update(precision_train=round(scores["precision"], 3), recall_train=round(scores["recall"], 3))
         self.metric(step, values)
         return values
 

@@ -66,13 +66,9 @@ def evaluate_run(run: Path, ref: Path, samples: int = 2000, seed: int = 0, incep
     result: dict[str, Any] = {"swd": swd(real, fake, seed=seed)["swd"], **dict.fromkeys(INCEPTION_METRICS), "samples": n, "step": int(state["step"]), "resolution": int(G.resolution)}
     net = feature_network(inception)
     if net is not None:
-        from latentmint.metrics.fid import NEIGHBOURS, fid_from_features, kid_from_features, precision_recall_from_features
+        from latentmint.metrics.fid import scores_from_features
 
-        fr, ff = net.features_of(real), net.features_of(fake)
-        result["fid"] = fid_from_features(fr, ff)
-        result["kid"] = kid_from_features(fr, ff)
-        if n > NEIGHBOURS:
-            result["precision"], result["recall"] = precision_recall_from_features(fr, ff)
+        result.update(scores_from_features(net.features_of(real), net.features_of(fake)))
     return result
 
 

@@ -322,3 +322,11 @@ def precision_recall_from_features(real: np.ndarray, fake: np.ndarray, k: int = 
         return float(torch.cat(inside).double().mean())
 
     return covered(f, r, radii(r)), covered(r, f, radii(f))
+
+
+def scores_from_features(real: np.ndarray, fake: np.ndarray) -> dict[str, float | None]:
+    """FID, KID, precision and recall of two feature sets: what eval, the training log and the bench report.
+    Precision and recall are None where a set has no more than k faces."""
+    enough = min(len(real), len(fake)) > NEIGHBOURS
+    precision, recall = precision_recall_from_features(real, fake) if enough else (None, None)
+    return {"fid": fid_from_features(real, fake), "kid": kid_from_features(real, fake), "precision": precision, "recall": recall}
