@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from pathlib import Path
 
@@ -16,7 +17,8 @@ from latentmint.gan.checkpoint import load_checkpoint, load_generator
 from latentmint.gan.config import changed_from_preset, make_config, parse_duration, parse_override, pick_preset
 from latentmint.gan.networks import Discriminator, Generator, power_iterate, recalibrate_batchnorm, spectral_norm
 from latentmint.gan.runlog import cpu_name
-from latentmint.gan.train import StepTimer, bf16_native, lr_scale, train
+from latentmint.gan import train as train_module
+from latentmint.gan.train import StepTimer, bf16_native, lr_scale, r1_penalty, train
 from latentmint.studio import Studio
 
 from conftest import copy_faces
@@ -230,6 +232,35 @@ def test_resume_after_a_kill_gives_the_same_next_step(tiny_studio: Studio) -> No
     # The last step (2 of 3 done) ran at a third of the way into the decay's half: 2/3 of the preset's rate.
     last_lr = load_checkpoint(resumed.checkpoint)["opt_g"]["param_groups"][0]["lr"]
     assert last_lr == pytest.approx(config.lr_g * 2 / 3)
+
+
+def test_r1_penalty_is_the_squared_gradient_of_the_verdict_and_differentiable() -> None:
+    torch.manual_seed(0)
+    W = torch.randn(3, 2, 4, 4, requires_grad=True)  # a linear D with 3 patch logits: its verdict's gradient is their mean
+    x = torch.randn(5, 2, 4, 4, requires_grad=True)
+    penalty = r1_penalty(torch.einsum("nchw,kchw->nk", x, W), x)
+    w_bar = W.detach().mean(0)
+    assert penalty.item() == pytest.approx(w_bar.square().sum().item(), rel=1e-5)
+    penalty.backward()  # and D can descend it: d|w_bar|^2/dW_k = 2 w_bar / 3
+    assert torch.allclose(W.grad, (2 * w_bar / 3).expand_as(W), atol=1e-5)
+
+
+def test_r1_steps_change_d_and_resume_exactly(tiny_studio: Studio, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(train_module, "R1_EVERY", 1)  # R1 on every step (still drawn from the run's RNG, as it resumes)
+    config = make_config("faces-64-cpu", {**TINY, "steps": 4, "r1_gamma": 50.0})
+    without = params(train(tiny_studio, "tiny", "plain", dataclasses.replace(config, r1_gamma=1e-30)).checkpoint)  # same draws, ~no penalty
+    straight = params(train(tiny_studio, "tiny", "straight", config).checkpoint)
+    assert any(not torch.equal(without[k], straight[k]) for k in without if k.startswith("D.")), "the penalty never reached D"
+    assert all(torch.isfinite(v.float()).all() for v in straight.values())
+
+    def kill_after_two(step: int, total: int, stats: dict) -> None:
+        if step == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_studio, "tiny", "killed", config, progress=kill_after_two)
+    resumed = params(train(tiny_studio, "tiny", "killed", None, resume=True).checkpoint)
+    assert all(torch.equal(straight[k], resumed[k]) for k in straight), "resumed run diverged from the uninterrupted one"
 
 
 def test_lr_decay_holds_the_rate_then_falls_linearly_to_zero() -> None:

@@ -51,6 +51,9 @@ class TrainConfig:
     ada_speed_images: int = 20_000
     xflip: bool = True  # faces are left-right symmetric: flipping doubles a small dataset for free
     recon_weight: float = 1.0
+    # R1 (Mescheder et al. 2018): penalise D's gradient at the real photos, gamma/2 |grad|^2, on 1 step in 16
+    # (lazy, as StyleGAN2) scaled by 16; it keeps D smooth around the photos so G is pulled towards all of them.
+    r1_gamma: float = 0.0
     freeze_d: int = 0  # with --init-from: freeze this many early discriminator blocks
     seed: int = 0
     ckpt_every: int = 200
@@ -100,7 +103,9 @@ _BASE = TrainConfig()
 # Without it, seeds 0-3 at 30 minutes scored KID 0.0168, 0.0174, 0.0159, 0.0159; with it, 0.0142 and 0.0182 (two runs),
 # 0.0195, 0.0195, 0.0186; at 6,000 steps (the cascade's 45 minutes) two seeds scored 0.0144 and 0.0174 without it, 0.0170
 # and 0.0201 with it (docs/benchmarks.md).
-_CPU_64 = dict(ngf=24, ndf=24, batch=16, lr_g=8e-4, lr_d=8e-4, lr_decay=0.3, eval_samples=200, augment=("translation", "cutout"))
+# R1 at gamma 0.05 (ADA's rule, 0.0002 x 64^2 / batch 16), against none, on four seeds paired on this preset: FID
+# better on all four (mean 31.2 -> 30.1), recall 0.132 -> 0.157, precision 0.623 -> 0.641, KID level; +1.5% a step.
+_CPU_64 = dict(ngf=24, ndf=24, batch=16, lr_g=8e-4, lr_d=8e-4, lr_decay=0.3, r1_gamma=0.05, eval_samples=200, augment=("translation", "cutout"))
 
 PRESETS: dict[str, dict[str, Any]] = {
     "faces-64-cpu": dict(resolution=64, **_CPU_64),
