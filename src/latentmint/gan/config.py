@@ -104,7 +104,7 @@ _BASE = TrainConfig()
 # 0.0195, 0.0195, 0.0186; at 6,000 steps (the cascade's 45 minutes) two seeds scored 0.0144 and 0.0174 without it, 0.0170
 # and 0.0201 with it (docs/benchmarks.md).
 # R1 at gamma 0.05 (ADA's rule, 0.0002 x 64^2 / batch 16), against none, on four seeds paired on this preset: FID
-# better on all four (mean 31.2 -> 30.1), recall 0.132 -> 0.157, precision 0.623 -> 0.641, KID level; +1.5% a step.
+# better on all four (mean 31.2 -> 30.1), recall 0.132 -> 0.157, precision 0.623 -> 0.644, KID level; +1.5% a step.
 _CPU_64 = dict(ngf=24, ndf=24, batch=16, lr_g=8e-4, lr_d=8e-4, lr_decay=0.3, r1_gamma=0.05, eval_samples=200, augment=("translation", "cutout"))
 
 PRESETS: dict[str, dict[str, Any]] = {
