@@ -263,6 +263,13 @@ def test_r1_steps_change_d_and_resume_exactly(tiny_studio: Studio, monkeypatch: 
     assert all(torch.equal(straight[k], resumed[k]) for k in straight), "resumed run diverged from the uninterrupted one"
 
 
+def test_r1_steps_train_under_torch_compile(tiny_studio: Studio, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Double backward cannot go through a compiled D, nor can one backward mix it with eager calls of the same D.
+    monkeypatch.setattr(train_module, "R1_EVERY", 1)
+    result = train(tiny_studio, "tiny", "compiled", make_config("faces-64-cpu", {**TINY, "steps": 2, "compile": True, "r1_gamma": 0.05}))
+    assert result.steps == 2 and all(torch.isfinite(v.float()).all() for v in params(result.checkpoint).values())
+
+
 def test_lr_decay_holds_the_rate_then_falls_linearly_to_zero() -> None:
     assert [lr_scale(0.25, p) for p in (0.0, 0.5, 0.75, 0.875, 1.0, 1.2)] == pytest.approx([1.0, 1.0, 1.0, 0.5, 0.0, 0.0])
 

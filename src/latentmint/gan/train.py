@@ -477,22 +477,23 @@ def _train_step(G_run, D_run, G, D, opt_g, opt_d, real, config: TrainConfig, ada
         power_iterate(D)
 
     # Discriminator: hinge on augmented reals and fakes, (FastGAN) reconstruct the reals, and on R1 steps
-    # penalise D's gradient at the reals: an eager D there, as double backward does not run through a compiled one.
+    # penalise D's gradient at the reals: with the eager D for the whole step, as double backward does not run
+    # through a compiled graph, nor does a backward that mixes one with eager calls of the same D.
     with autocast:
         fake = G_run(z)
         real_aug = diff_augment(real, ada.p, config.augment)
         r1 = config.r1_gamma > 0 and float(torch.rand(())) < 1 / R1_EVERY
         if r1:
             real_aug = real_aug.detach().requires_grad_(True)
-        D_real = D if r1 else D_run
+        D_step = D if r1 else D_run
         fake_aug = diff_augment(fake.detach(), ada.p, config.augment)
         if fastgan:
-            logits_real, rec_whole, rec_part = D_real(real_aug, part=part)
+            logits_real, rec_whole, rec_part = D_step(real_aug, part=part)
             want_whole, want_part = reconstruction_targets(real_aug, D.rec_res, part)
             loss_rec = F.l1_loss(rec_whole.float(), want_whole.float()) + F.l1_loss(rec_part.float(), want_part.float())
         else:
-            logits_real, loss_rec = D_real(real_aug), torch.zeros((), device=real.device)
-        logits_fake = D_run(fake_aug)
+            logits_real, loss_rec = D_step(real_aug), torch.zeros((), device=real.device)
+        logits_fake = D_step(fake_aug)
         loss_d = _judged(F.relu(1 - logits_real.float()), D) + _judged(F.relu(1 + logits_fake.float()), D) + config.recon_weight * loss_rec
         if r1:
             loss_d = loss_d + config.r1_gamma / 2 * R1_EVERY * r1_penalty(logits_real, real_aug)
