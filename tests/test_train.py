@@ -32,6 +32,12 @@ def tiny_studio(studio: Studio, utk540: Path, tmp_path: Path) -> Studio:
     return studio
 
 
+def kill_after_two(step: int, total: int, stats: dict) -> None:
+    """A progress callback that interrupts a run as Ctrl-C would, once step 2 is done."""
+    if step == 2:
+        raise KeyboardInterrupt
+
+
 def params(path: Path) -> dict[str, torch.Tensor]:
     state = load_checkpoint(path)
     return {f"{net}.{k}": v for net in ("G", "D", "G_ema") for k, v in state[net].items()}
@@ -215,11 +221,6 @@ def test_the_loss_curve_shows_each_stage_that_ran(tmp_path: Path) -> None:
 def test_resume_after_a_kill_gives_the_same_next_step(tiny_studio: Studio) -> None:
     config = make_config("faces-64-cpu", {**TINY, "steps": 3, "lr_decay": 0.5})  # the schedule resumes too
     straight = train(tiny_studio, "tiny", "straight", config)
-
-    def kill_after_two(step: int, total: int, stats: dict) -> None:
-        if step == 2:
-            raise KeyboardInterrupt
-
     with pytest.raises(KeyboardInterrupt):
         train(tiny_studio, "tiny", "killed", config, progress=kill_after_two)
     assert load_checkpoint(tiny_studio.runs / "killed" / "checkpoints" / "latest.pt")["step"] == 2
@@ -252,11 +253,6 @@ def test_r1_steps_change_d_and_resume_exactly(tiny_studio: Studio, monkeypatch: 
     straight = params(train(tiny_studio, "tiny", "straight", config).checkpoint)
     assert any(not torch.equal(without[k], straight[k]) for k in without if k.startswith("D.")), "the penalty never reached D"
     assert all(torch.isfinite(v.float()).all() for v in straight.values())
-
-    def kill_after_two(step: int, total: int, stats: dict) -> None:
-        if step == 2:
-            raise KeyboardInterrupt
-
     with pytest.raises(KeyboardInterrupt):
         train(tiny_studio, "tiny", "killed", config, progress=kill_after_two)
     resumed = params(train(tiny_studio, "tiny", "killed", None, resume=True).checkpoint)
