@@ -12,9 +12,11 @@ import torch
 from latentmint.art.generate import generate
 from latentmint.data.ingest import IngestOptions, ingest
 from latentmint.files import sha256_file
+from latentmint.gan.checkpoint import load_checkpoint
 from latentmint.gan.config import make_config
 from latentmint.gan.networks import build
 from latentmint.gan.projected import EfficientNetLite0, PairedDiscriminator, ProjectedDiscriminator, weights_file
+from latentmint.gan import train as train_module
 from latentmint.gan.train import train
 from latentmint.provenance.certify import certify_work
 from latentmint.provenance.identity import create_identity, unlock
@@ -96,3 +98,16 @@ def test_a_projected_run_and_its_works_certificates_name_the_pretrained_network(
     certify_work(studio, work, unlock(studio, PASSWORD), allow_near_copy=True)
     record = json.loads((work.root / "creativity.json").read_text())
     assert record["training"]["pretrained_networks"][0]["sha256"] == named["sha256"]
+
+
+@pytest.mark.slow
+def test_r1_trains_through_the_paired_discriminator(studio: Studio, utk540, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # R1's double backward runs through the frozen EfficientNet-Lite0 too, and leaves it frozen.
+    monkeypatch.setattr(train_module, "R1_EVERY", 1)
+    ingest(copy_faces(utk540, tmp_path / "faces", 8), studio, "faces", IngestOptions(resolution=64, aligned=True, workers=1))
+    overrides = {"ngf": 8, "ndf": 8, "batch": 4, "steps": 2, "discriminator": "own+projected", "projected_view": 64, "r1_gamma": 0.05, "eval_samples": 8, "sample_seeds": 4}
+    result = train(studio, "faces", "run", make_config("faces-64-cpu", overrides))
+    state = load_checkpoint(result.checkpoint)
+    backbone = EfficientNetLite0.pretrained().state_dict()
+    assert all(torch.isfinite(v.float()).all() for v in state["D"].values())
+    assert all(torch.equal(state["D"][f"projected.backbone.{k}"], v) for k, v in backbone.items())

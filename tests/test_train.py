@@ -244,6 +244,11 @@ def test_r1_penalty_is_the_squared_gradient_of_the_verdict_and_differentiable() 
     assert penalty.item() == pytest.approx(w_bar.square().sum().item(), rel=1e-5)
     penalty.backward()  # and D can descend it: d|w_bar|^2/dW_k = 2 w_bar / 3
     assert torch.allclose(W.grad, (2 * w_bar / 3).expand_as(W), atol=1e-5)
+    # Several judges (PairedDiscriminator): the verdict is their weighted mean, as the hinge loss weighs them.
+    weights = torch.tensor([1.0, 0.25, 0.25])
+    weighted = r1_penalty(torch.einsum("nchw,kchw->nk", x, W), x, weights)
+    w_hat = (W.detach() * weights[:, None, None, None]).sum(0) / weights.sum()
+    assert weighted.item() == pytest.approx(w_hat.square().sum().item(), rel=1e-5) and weighted.item() != pytest.approx(penalty.item(), rel=1e-2)
 
 
 def test_r1_steps_change_d_and_resume_exactly(tiny_studio: Studio, monkeypatch: pytest.MonkeyPatch) -> None:
