@@ -6,6 +6,7 @@ import copy
 import dataclasses
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -239,14 +240,14 @@ def test_r1_penalty_is_the_squared_gradient_of_the_verdict_and_differentiable() 
     torch.manual_seed(0)
     W = torch.randn(3, 2, 4, 4, requires_grad=True)  # a linear D with 3 patch logits: its verdict's gradient is their mean
     x = torch.randn(5, 2, 4, 4, requires_grad=True)
-    penalty = r1_penalty(torch.einsum("nchw,kchw->nk", x, W), x)
+    penalty = r1_penalty(torch.einsum("nchw,kchw->nk", x, W), x, D=None)
     w_bar = W.detach().mean(0)
     assert penalty.item() == pytest.approx(w_bar.square().sum().item(), rel=1e-5)
     penalty.backward()  # and D can descend it: d|w_bar|^2/dW_k = 2 w_bar / 3
     assert torch.allclose(W.grad, (2 * w_bar / 3).expand_as(W), atol=1e-5)
     # Several judges (PairedDiscriminator): the verdict is their weighted mean, as the hinge loss weighs them.
     weights = torch.tensor([1.0, 0.25, 0.25])
-    weighted = r1_penalty(torch.einsum("nchw,kchw->nk", x, W), x, weights)
+    weighted = r1_penalty(torch.einsum("nchw,kchw->nk", x, W), x, D=SimpleNamespace(column_weights=weights))
     w_hat = (W.detach() * weights[:, None, None, None]).sum(0) / weights.sum()
     assert weighted.item() == pytest.approx(w_hat.square().sum().item(), rel=1e-5) and weighted.item() != pytest.approx(penalty.item(), rel=1e-2)
 

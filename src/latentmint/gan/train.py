@@ -496,7 +496,7 @@ def _train_step(G_run, D_run, G, D, opt_g, opt_d, real, config: TrainConfig, ada
         logits_fake = D_step(fake_aug)
         loss_d = _judged(F.relu(1 - logits_real.float()), D) + _judged(F.relu(1 + logits_fake.float()), D) + config.recon_weight * loss_rec
         if r1:
-            loss_d = loss_d + config.r1_gamma / 2 * R1_EVERY * r1_penalty(logits_real, real_aug, getattr(D, "column_weights", None))
+            loss_d = loss_d + config.r1_gamma / 2 * R1_EVERY * r1_penalty(logits_real, real_aug, D)
     opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
     _average_gradients(d_params, dist)
@@ -518,13 +518,12 @@ def _train_step(G_run, D_run, G, D, opt_g, opt_d, real, config: TrainConfig, ada
     return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(), "loss_rec": loss_rec.detach(), "logits_real": _judged(logits_real.detach().float(), D, average=True)}
 
 
-def r1_penalty(logits: torch.Tensor, inputs: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+def r1_penalty(logits: torch.Tensor, inputs: torch.Tensor, D: nn.Module | None) -> torch.Tensor:
     """The squared norm of the gradient of D's verdict at `inputs`, averaged over images; differentiable, so
-    stepping D on it flattens D around those images. The verdict is an image's mean logit, weighted by
-    `weights` (PairedDiscriminator's `column_weights`) where D has several judges, as the hinge weighs them."""
+    stepping D on it flattens D around those images. The verdict is `_judged`'s (an image's mean logit, its
+    judges weighted where D has several), summed over the images so that each gets its own gradient."""
     logits = logits.float().flatten(1)
-    verdict = logits.mean(1) if weights is None else (logits * weights).sum(1) / weights.sum()
-    (grad,) = torch.autograd.grad(verdict.sum(), inputs, create_graph=True)
+    (grad,) = torch.autograd.grad(_judged(logits, D, average=True) * logits.shape[0], inputs, create_graph=True)
     return grad.float().square().sum([1, 2, 3]).mean()
 
 
