@@ -105,7 +105,8 @@ _BASE = TrainConfig()
 # and 0.0201 with it (docs/benchmarks.md).
 # R1 at gamma 0.8, 16 times ADA's rule (0.0002 x 64^2 / batch 16 = 0.05): on seeds 5 and 6 at 6,000 steps KID 0.0119
 # and 0.0117, FID 25.9 on both, where 0.05 scored 0.0148 / 0.0159 (FID 29.7 / 30.0), 0.2 0.0171 / 0.0142, and none
-# 0.0144 / 0.0174; recall 0.13 with none, 0.16 at 0.05, 0.20 at 0.2 and 0.8, precision held; +1.5% a step (docs/benchmarks.md).
+# 0.0144 / 0.0174, 3.2 0.0198 / 0.0162; recall 0.13 with none, 0.16 at 0.05, 0.20 at 0.2 and 0.8, precision held; +1.5%
+# a step (docs/benchmarks.md).
 _CPU_64 = dict(ngf=24, ndf=24, batch=16, lr_g=8e-4, lr_d=8e-4, lr_decay=0.3, r1_gamma=0.8, eval_samples=200, augment=("translation", "cutout"))
 
 PRESETS: dict[str, dict[str, Any]] = {
