@@ -142,7 +142,7 @@ NO_STEP_LIMIT = 10**9
 def make_config(preset: str, overrides: dict[str, Any]) -> TrainConfig:
     """The preset with `overrides` applied. A time budget lifts the preset's step counts (steps given with it still
     apply, whichever comes first): the budget is the user's knob, and `--time-budget 1h` at 256 px would otherwise
-    stop after the preset's 2,600 + 1,500 steps, about 17 minutes on two cores."""
+    stop after the preset's 2,600 + 1,500 steps (about 17 minutes on our two-core Zen 5)."""
     if preset not in PRESETS:
         raise LatentmintError(f"unknown preset {preset!r}: choose one of {', '.join(PRESETS)}")
     config = dataclasses.replace(_BASE, preset=preset, **PRESETS[preset])
