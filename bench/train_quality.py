@@ -21,6 +21,7 @@ images per FID/KID, for a shorter look; the result file records both. Grids are 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tempfile
 import time
@@ -78,9 +79,11 @@ def run() -> list[dict]:
         train(studio, "faces", "trunk", dataclasses.replace(trunk, time_budget_s=1.0))
 
         def branch(name: str, config, budget_minutes: float):
-            # At least the trunk's first second: a budget of 0 would mean "no limit" (a decay over the whole run).
+            # Where the decay begins: at its share of the time or of the generator's step cap, whichever comes first
+            # (at least the trunk's first second: a budget of 0 would mean "no limit", a decay over the whole run).
             fork_at = max(budget_minutes * 60 * (1 - config.lr_decay), 1.0)
-            train(studio, None, "trunk", None, resume=True, resume_changes={"time_budget_s": fork_at})
+            fork_step = math.ceil(config.steps * (1 - config.lr_decay))
+            train(studio, None, "trunk", None, resume=True, resume_changes={"time_budget_s": fork_at, "steps": fork_step})
             _fork(studio.runs / "trunk" / "checkpoints" / "latest.pt", studio.runs / name / "checkpoints" / "latest.pt", config)
             return train(studio, None, name, None, resume=True, resume_changes={"time_budget_s": config.time_budget_s})
 

@@ -20,7 +20,7 @@ from latentmint.cli.common import app, emit, err, JsonOpt, out, StudioOpt, verb
 def train(
     dataset: Annotated[Optional[str], typer.Argument(help="Dataset name (datasets/NAME); not needed with --resume.", show_default=False)] = None,
     name: Annotated[Optional[str], typer.Option("--name", help="Run name (runs/NAME; default: the dataset's name).", show_default=False)] = None,
-    steps: Annotated[Optional[int], typer.Option(help="Steps to train (default 2600, unlimited with --time-budget, or the run's own when resuming).", min=1, show_default=False)] = None,
+    steps: Annotated[Optional[int], typer.Option(help="Steps to train (default 2600; with --time-budget the budget decides, up to 9000 for the CPU presets' generator; the run's own when resuming).", min=1, show_default=False)] = None,
     time_budget: Annotated[Optional[str], typer.Option("--time-budget", help="Train this long in all, e.g. 30m or 1h30m (with --steps, whichever comes first); a cascade splits it between its stages.", show_default=False)] = None,
     resolution: Annotated[Optional[int], typer.Option(help="Train at this size (default: the dataset's); lower sizes are resampled on load.", show_default=False)] = None,
     preset: Annotated[Optional[str], typer.Option(help="Preset (default: faces-<R>-cpu on a CPU, faces-<R> on a GPU).", show_default=False)] = None,
