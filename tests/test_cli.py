@@ -13,6 +13,7 @@ from typer.main import get_command
 from typer.testing import CliRunner
 
 from latentmint.cli import app
+from latentmint.gan import config as config_module
 
 from conftest import copy_faces
 
@@ -81,9 +82,13 @@ def tiny_studio(utk540: Path, tmp_path: Path, faces: int = 20) -> tuple[Path, Pa
 
 
 @pytest.mark.slow
-def test_train_resume_and_eval_json(utk540: Path, tmp_path: Path) -> None:
+def test_train_resume_and_eval_json(utk540: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     studio, photos = tiny_studio(utk540, tmp_path)
     tiny = ["--set", "ngf=8", "--set", "ndf=8", "--set", "eval_samples=16", "--batch", "4"]
+    monkeypatch.setitem(config_module._BUDGET_STEPS, "faces-64-cpu", 2)  # the preset's cap, reached in a moment
+    capped = runner.invoke(app, ["train", "f", "--name", "capped", "--time-budget", "1h", *tiny, "--studio", str(studio)])
+    assert capped.exit_code == 0, capped.output
+    assert "trained 2 steps" in capped.output and "stopped by steps (the preset's cap under a time budget" in capped.output  # not a silent early stop
     result = latentmint("train", "f", "--name", "r", "--steps", "2", *tiny, "--json", "--studio", str(studio))
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)

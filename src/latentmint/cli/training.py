@@ -70,8 +70,11 @@ def train(
         return
     for stage in result.stages if len(result.stages) > 1 else []:  # a cascade: what each stage did
         out.print(f"stage {stage['name']}: {stage['steps']} steps at {stage['resolution']} px in {stage['seconds']:.0f} s")
+    stopped_by = result.stopped_by
+    if stopped_by == "steps" and config is not None and config.time_budget_s and "steps" not in overrides:  # before the budget ran out
+        stopped_by += " (the preset's cap under a time budget: past it this generator got worse; --steps N trains on)"
     out.print(
-        f"trained {result.steps} steps ({result.seconds_per_step:.3f} s/step on {result.device}, stopped by {result.stopped_by})\n"
+        f"trained {result.steps} steps ({result.seconds_per_step:.3f} s/step on {result.device}, stopped by {stopped_by})\n"
         f"run: {result.run}\ncheckpoint: {result.checkpoint}\nsamples: {result.run / 'samples'}   loss curve: {result.run / 'loss.png'}"
     )
 
