@@ -7,9 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from latentmint.art.generate import generate
 from latentmint.art.latents import latents
@@ -18,7 +19,8 @@ from latentmint.data.ingest import IngestOptions, ingest
 from latentmint.gan.checkpoint import load_checkpoint, load_generator
 from latentmint.gan.config import make_config, pick_preset
 from latentmint.gan.train import train
-from latentmint.gan.upscale import Cascade, Upscaler, paired_crops
+from latentmint.gan.data import to_uint8
+from latentmint.gan.upscale import Cascade, Upscaler, luminance_power, paired_crops, spectrum_match_filter
 from latentmint.provenance.certify import certify_work
 from latentmint.provenance.identity import create_identity, unlock
 from latentmint.studio import Studio
@@ -55,6 +57,29 @@ def test_an_untrained_upscaler_is_bicubic_and_crops_line_up() -> None:
     assert torch.equal(hi[:, :, ::4, ::4], lo)
 
 
+def test_generated_faces_are_given_the_photos_spectrum_before_upscaling(utk540: Path) -> None:
+    def faces(sharpen: bool) -> torch.Tensor:  # sharpened photos stand in for a generator's: too much power at high frequencies
+        ims = [Image.open(p).convert("RGB").resize((32, 32), Image.LANCZOS) for p in sorted(utk540.glob("*.jpg"))[:64]]
+        return torch.stack([torch.from_numpy(np.array(im.filter(ImageFilter.UnsharpMask(1, 60, 0)) if sharpen else im)).permute(2, 0, 1) for im in ims])
+
+    photos, fakes = faces(False), faces(True)
+    U = Upscaler(scale=2, width=8, blocks=1)
+    scaled = fakes.float() / 127.5 - 1
+    assert torch.equal(U.match(scaled), scaled)  # the identity until fitted
+
+    def mismatch(images: torch.Tensor) -> float:
+        return (luminance_power(images) / luminance_power(photos)).log().abs().mean().item()
+
+    U.match_filter.copy_(spectrum_match_filter(fakes, photos))
+    before, after = mismatch(fakes), mismatch(to_uint8(U.match(scaled)))
+    assert after < before / 4, (before, after)
+    assert abs(to_uint8(U.match(scaled)).float().mean() - fakes.float().mean()) < 1  # colours kept: only the spectrum moves
+    assert torch.allclose(spectrum_match_filter(photos, photos), Upscaler(scale=2).match_filter, atol=1e-6)  # nothing to match
+    old = {k: v for k, v in U.state_dict().items() if k != "match_filter"}  # a run trained before the filter existed
+    U.load_state_dict(old)
+    assert torch.equal(U.match(scaled), scaled)
+
+
 def test_the_256_preset_on_a_cpu_is_a_64_px_generator_and_a_x4_upscaler() -> None:
     config = make_config(pick_preset(256, "cpu"), {})
     assert (config.resolution, config.upscale_from, config.generator_resolution, config.stages()) == (256, 64, 64, ["generator", "upscaler"])
@@ -83,6 +108,7 @@ def test_a_staged_run_resumes_bit_exactly_across_the_stage_boundary(studio128: S
     resumed = train(studio128, "faces", "killed", None, resume=True)  # ... and finished
     a, b = everything(straight.checkpoint), everything(resumed.checkpoint)
     assert a.keys() == b.keys() and any(k.startswith("U.") for k in a)
+    assert not torch.equal(a["U.match_filter"], Upscaler(scale=2).match_filter)  # fitted to this generator at the boundary
     assert all(torch.equal(a[k], b[k]) for k in a), "the resumed cascade diverged from the uninterrupted one"
 
     run = json.loads((resumed.run / "run.json").read_text())

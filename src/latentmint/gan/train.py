@@ -312,7 +312,7 @@ def train(
             if dist.main:
                 log.sample_grid(step, G_ema, fixed_z)
         if stage == "upscaler" and dist.main:
-            upscaler = Upscaling(config, dataset, images, dist.device, state if state is not None and "U" in state else None)
+            upscaler = Upscaling(config, dataset, images, G_ema, dist.device, state if state is not None and "U" in state else None)
             checkpoint()  # the stage boundary: a rerun continues from here, bit for bit
             stopped_by = upscaler.run(config, elapsed, checkpoint, log, step, progress)
     except KeyboardInterrupt:
@@ -411,8 +411,9 @@ def _bar_total(step: int, steps: int, remaining_s: float | None, step_times: lis
 class Upscaling:
     """The cascade's second stage: the upscaler, its optimiser and its crop sampler, checkpointed with the run."""
 
-    def __init__(self, config: TrainConfig, dataset: Dataset, small: torch.Tensor, device: torch.device, state: dict[str, Any] | None) -> None:
-        from latentmint.gan.upscale import PerceptualLoss, build_upscaler
+    def __init__(self, config: TrainConfig, dataset: Dataset, small: torch.Tensor, G: nn.Module, device: torch.device, state: dict[str, Any] | None) -> None:
+        from latentmint.gan.upscale import MATCH_SAMPLES, PerceptualLoss, build_upscaler, spectrum_match_filter
+        from latentmint.metrics.evaluate import generate_uint8
 
         self.small, self.big = small, load_faces(dataset, config.resolution)
         self.device = device
@@ -427,6 +428,8 @@ class Upscaling:
             self.opt.load_state_dict(state["opt_u"])
             self.gen.set_state(state["u_rng"])
             self.step = int(state["u_step"])
+        else:  # the generator is final now: fit the filter that gives its faces the photos' spectrum (RNG left as it was)
+            self.U.match_filter.copy_(spectrum_match_filter(generate_uint8(G, MATCH_SAMPLES, seed=config.seed), small))
 
     def state_dict(self) -> dict[str, Any]:
         return {"U": self.U.state_dict(), "opt_u": self.opt.state_dict(), "u_rng": self.gen.get_state(), "u_step": self.step}

@@ -10,6 +10,12 @@ zero, so an untrained upscaler is exactly bicubic and training can only add to i
 Loss: L1 to the real face, plus a perceptual term on frozen EfficientNet-Lite0 features (ImageNet; the
 same pretrained network as the projected discriminator), which is what turns the L1 average of the
 plausible details into sharp ones.
+
+The generator's faces are not the photos the upscaler learned from: they carry more power than the photos
+at middle and high spatial frequencies and less along the pixel grid's own (FastGAN repeats pixels to
+upsample), and the upscaler enlarges that into a hatching. So when the stage begins, a short zero-phase
+filter is fitted that gives the generator's faces the photos' power spectrum, and the cascade passes its
+faces through it before upscaling (`Upscaler.match`; docs/benchmarks.md has the measurements).
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ import torch.nn.functional as F
 from torch import nn
 
 CROP = 32  # input crop during training (px); the output crop is CROP * scale
+MATCH_TAPS = 17  # the spectrum-matching filter's size (px at the generator's size): long enough to follow the spectrum
+MATCH_SAMPLES = 256  # generated faces whose spectrum the filter is fitted on (a few seconds of the upscaler's time)
 
 
 class ResidualBlock(nn.Module):
@@ -51,12 +59,63 @@ class Upscaler(nn.Module):
         self.to_rgb = nn.Conv2d(ch, 3, 3, 1, 1)
         nn.init.zeros_(self.to_rgb.weight)
         nn.init.zeros_(self.to_rgb.bias)
+        self.register_buffer("match_filter", _identity(MATCH_TAPS))
+
+    def match(self, faces: torch.Tensor) -> torch.Tensor:
+        """Generated faces given the training photos' spectrum (the identity until `fit_match_filter`)."""
+        k = self.match_filter.to(faces.dtype)
+        r = min(k.shape[-1], faces.shape[-1] - 1) // 2  # tiny faces: the fit left the outer taps zero (reflect needs r < size)
+        k = k[k.shape[-1] // 2 - r : k.shape[-1] // 2 + r + 1, k.shape[-1] // 2 - r : k.shape[-1] // 2 + r + 1]
+        padded = F.pad(faces, (r, r, r, r), mode="reflect")
+        return F.conv2d(padded, k.expand(faces.shape[1], 1, *k.shape), groups=faces.shape[1]).clamp(-1, 1)
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
+        state_dict.setdefault(prefix + "match_filter", _identity(MATCH_TAPS))  # runs trained before the filter existed
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         base = F.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False)
         feat = self.head(x)
         detail = self.to_rgb(self.up(feat + self.body(feat)))
         return (base + detail).clamp(-1, 1)
+
+
+def _identity(taps: int) -> torch.Tensor:
+    k = torch.zeros(taps, taps)
+    k[taps // 2, taps // 2] = 1.0
+    return k
+
+
+def luminance_power(images: torch.Tensor, batch: int = 256) -> torch.Tensor:
+    """The mean power spectrum (R, R), float64, of uint8 images' luminance, each Hann-windowed (no edge leakage)."""
+    r = images.shape[-1]
+    w = torch.hann_window(r, periodic=False, dtype=torch.float64)
+    window, luma = w[:, None] * w[None, :], torch.tensor([0.299, 0.587, 0.114], dtype=torch.float64).view(1, 3, 1, 1)
+    total = torch.zeros(r, r, dtype=torch.float64)
+    for i in range(0, images.shape[0], batch):
+        y = (images[i : i + batch].cpu().double() * luma).sum(1)
+        y = y - y.mean((-2, -1), keepdim=True)
+        total += (torch.fft.fft2(y * window).abs() ** 2).sum(0)
+    return total / images.shape[0]
+
+
+def spectrum_match_filter(fakes: torch.Tensor, reals: torch.Tensor, taps: int = MATCH_TAPS) -> torch.Tensor:
+    """A (taps, taps) zero-phase filter that brings the power spectrum of uint8 `fakes` to that of `reals`.
+
+    Its response is the amplitude ratio, made left-right symmetric (faces are trained flipped) and held to
+    0.5-1.5 so a few odd frequencies cannot ring; cut to `taps` under a Hann window; its sum is 1, so the
+    mean colour is untouched."""
+    if fakes.shape[-1] != reals.shape[-1]:
+        raise ValueError(f"spectra of {fakes.shape[-1]} and {reals.shape[-1]} px images do not compare")
+    fitted = min(taps, fakes.shape[-1] - 1) // 2 * 2 + 1  # what `Upscaler.match` can apply to faces this size
+    ratio = torch.sqrt(luminance_power(reals) / luminance_power(fakes).clamp_min(1e-12))
+    ratio = ((ratio + torch.roll(ratio.flip(-1), 1, -1)) / 2).clamp(0.5, 1.5)
+    kernel = torch.fft.fftshift(torch.fft.ifft2(ratio.to(torch.complex128)).real)
+    c, h = ratio.shape[-1] // 2, fitted // 2
+    kernel = kernel[c - h : c + h + 1, c - h : c + h + 1]
+    w = torch.hann_window(fitted + 2, periodic=False, dtype=torch.float64)[1:-1]
+    kernel = kernel * (w[:, None] * w[None, :])
+    return F.pad(kernel / kernel.sum(), [(taps - fitted) // 2] * 4).float()
 
 
 def paired_crops(small: torch.Tensor, big: torch.Tensor, n: int, gen: torch.Generator, scale: int, crop: int = CROP) -> tuple[torch.Tensor, torch.Tensor]:
@@ -121,7 +180,7 @@ class Cascade(nn.Module):
         self.supports_mixing = getattr(face, "supports_mixing", False)
 
     def forward(self, z: torch.Tensor, noise_seeds: list[int] | None = None, style: torch.Tensor | None = None) -> torch.Tensor:
-        return self.upscaler(self.face(z, noise_seeds=noise_seeds, style=style))
+        return self.upscaler(self.upscaler.match(self.face(z, noise_seeds=noise_seeds, style=style)))
 
 
 def build_upscaler(config: Any) -> Upscaler:
