@@ -28,7 +28,7 @@ from torch import nn
 
 CROP = 32  # input crop during training (px); the output crop is CROP * scale
 MATCH_TAPS = 17  # the spectrum-matching filter's size (px at the generator's size): long enough to follow the spectrum
-MATCH_SAMPLES = 256  # generated faces whose spectrum the filter is fitted on (a few seconds of the upscaler's time)
+MATCH_SAMPLES = 256  # generated faces whose spectrum the filter is fitted on (their time is the upscaler stage's)
 
 
 class ResidualBlock(nn.Module):
@@ -62,7 +62,7 @@ class Upscaler(nn.Module):
         self.register_buffer("match_filter", _identity(MATCH_TAPS))
 
     def match(self, faces: torch.Tensor) -> torch.Tensor:
-        """Generated faces given the training photos' spectrum (the identity until `fit_match_filter`)."""
+        """Generated faces given the training photos' spectrum (the identity until a fitted `spectrum_match_filter` is copied in)."""
         k = self.match_filter.to(faces.dtype)
         r = min(k.shape[-1], faces.shape[-1] - 1) // 2  # tiny faces: the fit left the outer taps zero (reflect needs r < size)
         k = k[k.shape[-1] // 2 - r : k.shape[-1] // 2 + r + 1, k.shape[-1] // 2 - r : k.shape[-1] // 2 + r + 1]
