@@ -64,8 +64,8 @@ class Upscaler(nn.Module):
     def match(self, faces: torch.Tensor) -> torch.Tensor:
         """Generated faces given the training photos' spectrum (the identity until a fitted `spectrum_match_filter` is copied in)."""
         k = self.match_filter.to(faces.dtype)
-        r = min(k.shape[-1], faces.shape[-1] - 1) // 2  # tiny faces: the fit left the outer taps zero (reflect needs r < size)
-        k = k[k.shape[-1] // 2 - r : k.shape[-1] // 2 + r + 1, k.shape[-1] // 2 - r : k.shape[-1] // 2 + r + 1]
+        c, r = k.shape[-1] // 2, _taps_for(faces.shape[-1], k.shape[-1]) // 2  # tiny faces: the fit left the outer taps zero
+        k = k[c - r : c + r + 1, c - r : c + r + 1]
         padded = F.pad(faces, (r, r, r, r), mode="reflect")
         return F.conv2d(padded, k.expand(faces.shape[1], 1, *k.shape), groups=faces.shape[1]).clamp(-1, 1)
 
@@ -78,6 +78,11 @@ class Upscaler(nn.Module):
         feat = self.head(x)
         detail = self.to_rgb(self.up(feat + self.body(feat)))
         return (base + detail).clamp(-1, 1)
+
+
+def _taps_for(size: int, taps: int) -> int:
+    """The odd filter size used on `size` px faces: at most `taps`, and short enough for reflect padding (r < size)."""
+    return min(taps, size - 1) // 2 * 2 + 1
 
 
 def _identity(taps: int) -> torch.Tensor:
@@ -107,7 +112,7 @@ def spectrum_match_filter(fakes: torch.Tensor, reals: torch.Tensor, taps: int = 
     mean colour is untouched."""
     if fakes.shape[-1] != reals.shape[-1]:
         raise ValueError(f"spectra of {fakes.shape[-1]} and {reals.shape[-1]} px images do not compare")
-    fitted = min(taps, fakes.shape[-1] - 1) // 2 * 2 + 1  # what `Upscaler.match` can apply to faces this size
+    fitted = _taps_for(fakes.shape[-1], taps)  # what `Upscaler.match` applies to faces this size
     ratio = torch.sqrt(luminance_power(reals) / luminance_power(fakes).clamp_min(1e-12))
     ratio = ((ratio + torch.roll(ratio.flip(-1), 1, -1)) / 2).clamp(0.5, 1.5)
     kernel = torch.fft.fftshift(torch.fft.ifft2(ratio.to(torch.complex128)).real)
