@@ -20,7 +20,7 @@ from latentmint.gan.checkpoint import load_checkpoint, load_generator
 from latentmint.gan.config import make_config, pick_preset
 from latentmint.gan.train import train
 from latentmint.gan.data import to_uint8
-from latentmint.gan.upscale import Cascade, Upscaler, luminance_power, paired_crops, spectrum_match_filter
+from latentmint.gan.upscale import Cascade, Upscaler, colour_match_map, luminance_power, paired_crops, spectrum_match_filter
 from latentmint.provenance.certify import certify_work
 from latentmint.provenance.identity import create_identity, unlock
 from latentmint.studio import Studio
@@ -80,6 +80,27 @@ def test_generated_faces_are_given_the_photos_spectrum_before_upscaling(utk540: 
     assert torch.equal(U.match(scaled), scaled)
 
 
+def test_generated_faces_are_given_the_photos_colours_before_upscaling(utk540: Path) -> None:
+    photos = torch.stack([torch.from_numpy(np.array(Image.open(p).convert("RGB").resize((32, 32)))).permute(2, 0, 1) for p in sorted(utk540.glob("*.jpg"))[:64]])
+    x = photos.float() / 127.5 - 1
+    mix = torch.tensor([[0.85, 0.05, 0.0], [0.0, 0.9, 0.0], [0.05, 0.0, 0.8]])  # flatter, tinted colours stand in for a generator's
+    fakes = to_uint8(torch.einsum("ij,njhw->nihw", mix, x) + torch.tensor([0.05, -0.03, 0.02]).view(1, 3, 1, 1))
+
+    def moments(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        pixels = images.double().transpose(0, 1).reshape(3, -1)
+        return pixels.mean(1), torch.cov(pixels)
+
+    U = Upscaler(scale=2, width=8, blocks=1)
+    U.match_colour.copy_(colour_match_map(fakes, photos))
+    (mean_p, cov_p), (mean_f, cov_f), (mean_m, cov_m) = moments(photos), moments(fakes), moments(to_uint8(U.match(fakes.float() / 127.5 - 1)))
+    assert (mean_f - mean_p).abs().max() > 3 and (mean_m - mean_p).abs().max() < 1  # grey levels of 255
+    assert (cov_f - cov_p).abs().max() > 0.1 * cov_p.max() and (cov_m - cov_p).abs().max() < 0.02 * cov_p.max()
+    assert torch.allclose(colour_match_map(photos, photos), Upscaler(scale=2).match_colour, atol=1e-5)  # nothing to match
+    old = {k: v for k, v in U.state_dict().items() if k != "match_colour"}  # a run trained before the colour map existed
+    U.load_state_dict(old)
+    assert torch.equal(U.match(x), x)
+
+
 def test_the_256_preset_on_a_cpu_is_a_64_px_generator_and_a_x4_upscaler() -> None:
     config = make_config(pick_preset(256, "cpu"), {})
     assert (config.resolution, config.upscale_from, config.generator_resolution, config.stages()) == (256, 64, 64, ["generator", "upscaler"])
@@ -109,6 +130,7 @@ def test_a_staged_run_resumes_bit_exactly_across_the_stage_boundary(studio128: S
     a, b = everything(straight.checkpoint), everything(resumed.checkpoint)
     assert a.keys() == b.keys() and any(k.startswith("U.") for k in a)
     assert not torch.equal(a["U.match_filter"], Upscaler(scale=2).match_filter)  # fitted to this generator at the boundary
+    assert not torch.equal(a["U.match_colour"], Upscaler(scale=2).match_colour)
     assert all(torch.equal(a[k], b[k]) for k in a), "the resumed cascade diverged from the uninterrupted one"
 
     run = json.loads((resumed.run / "run.json").read_text())

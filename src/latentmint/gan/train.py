@@ -31,7 +31,7 @@ from latentmint.errors import LatentmintError
 from latentmint.gan.augment import AdaptiveP, diff_augment
 from latentmint.gan.checkpoint import RESUME_KEYS, load_checkpoint, save_checkpoint
 from latentmint.gan.config import TrainConfig, changed_from_preset
-from latentmint.gan.data import check_resolution, load_faces, to_float
+from latentmint.gan.data import check_resolution, load_faces, to_float, to_uint8
 from latentmint.gan.networks import build, power_iterate, recalibrate_batchnorm, reconstruction_targets
 from latentmint.gan.runlog import RunLog, logged
 from latentmint.gan.upscale import Cascade
@@ -412,7 +412,7 @@ class Upscaling:
     """The cascade's second stage: the upscaler, its optimiser and its crop sampler, checkpointed with the run."""
 
     def __init__(self, config: TrainConfig, dataset: Dataset, small: torch.Tensor, G: nn.Module, device: torch.device, state: dict[str, Any] | None) -> None:
-        from latentmint.gan.upscale import MATCH_SAMPLES, PerceptualLoss, build_upscaler, spectrum_match_filter
+        from latentmint.gan.upscale import MATCH_SAMPLES, PerceptualLoss, build_upscaler, colour_match_map, spectrum_match_filter
         from latentmint.metrics.evaluate import generate_uint8
 
         self.small, self.big = small, load_faces(dataset, config.resolution)
@@ -428,8 +428,12 @@ class Upscaling:
             self.opt.load_state_dict(state["opt_u"])
             self.gen.set_state(state["u_rng"])
             self.step = int(state["u_step"])
-        else:  # the generator is final now: fit the filter that gives its faces the photos' spectrum (RNG left as it was)
-            self.U.match_filter.copy_(spectrum_match_filter(generate_uint8(G, MATCH_SAMPLES, seed=config.seed), small))
+        else:  # the generator is final now: fit what gives its faces the photos' spectrum, then colours (RNG left as it was)
+            faces = generate_uint8(G, MATCH_SAMPLES, seed=config.seed)
+            self.U.match_filter.copy_(spectrum_match_filter(faces, small))
+            with torch.no_grad():
+                filtered = torch.cat([to_uint8(self.U.match(to_float(f.to(device)))) for f in faces.split(64)])
+            self.U.match_colour.copy_(colour_match_map(filtered, small))
 
     def state_dict(self) -> dict[str, Any]:
         return {"U": self.U.state_dict(), "opt_u": self.opt.state_dict(), "u_rng": self.gen.get_state(), "u_step": self.step}

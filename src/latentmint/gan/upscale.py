@@ -13,9 +13,11 @@ plausible details into sharp ones.
 
 The generator's faces are not the photos the upscaler learned from: they carry more power than the photos
 at middle and high spatial frequencies and less along the pixel grid's own (FastGAN repeats pixels to
-upsample), and the upscaler enlarges that into a hatching. So when the stage begins, a short zero-phase
-filter is fitted that gives the generator's faces the photos' power spectrum, and the cascade passes its
-faces through it before upscaling (`Upscaler.match`; docs/benchmarks.md has the measurements).
+upsample), and the upscaler enlarges that into a hatching. Their colours are a little flatter than the
+photos' too (about 2% less spread per channel). So when the stage begins, a short zero-phase filter is
+fitted that gives the generator's faces the photos' power spectrum, then a colour map that gives them the
+photos' pixel-colour mean and covariance, and the cascade passes its faces through both before upscaling
+(`Upscaler.match`; docs/benchmarks.md has the measurements).
 """
 
 from __future__ import annotations
@@ -60,17 +62,22 @@ class Upscaler(nn.Module):
         nn.init.zeros_(self.to_rgb.weight)
         nn.init.zeros_(self.to_rgb.bias)
         self.register_buffer("match_filter", _identity(MATCH_TAPS))
+        self.register_buffer("match_colour", _IDENTITY_COLOUR.clone())
 
     def match(self, faces: torch.Tensor) -> torch.Tensor:
-        """Generated faces given the training photos' spectrum (the identity until a fitted `spectrum_match_filter` is copied in)."""
+        """Generated faces given the training photos' spectrum, then their colours (the identity until fitted:
+        `spectrum_match_filter` into `match_filter`, then `colour_match_map` into `match_colour`)."""
         k = self.match_filter.to(faces.dtype)
         c, r = k.shape[-1] // 2, _taps_for(faces.shape[-1], k.shape[-1]) // 2  # tiny faces: the fit left the outer taps zero
         k = k[c - r : c + r + 1, c - r : c + r + 1]
         padded = F.pad(faces, (r, r, r, r), mode="reflect")
-        return F.conv2d(padded, k.expand(faces.shape[1], 1, *k.shape), groups=faces.shape[1]).clamp(-1, 1)
+        filtered = F.conv2d(padded, k.expand(faces.shape[1], 1, *k.shape), groups=faces.shape[1])
+        affine = self.match_colour.to(faces.dtype)
+        return (torch.einsum("ij,njhw->nihw", affine[:, :3], filtered) + affine[:, 3].view(1, 3, 1, 1)).clamp(-1, 1)
 
     def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
         state_dict.setdefault(prefix + "match_filter", _identity(MATCH_TAPS))  # runs trained before the filter existed
+        state_dict.setdefault(prefix + "match_colour", _IDENTITY_COLOUR.clone())  # ... or before the colour map
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -83,6 +90,9 @@ class Upscaler(nn.Module):
 def _taps_for(size: int, taps: int) -> int:
     """The odd filter size used on `size` px faces: at most `taps`, and short enough for reflect padding (r < size)."""
     return min(taps, size - 1) // 2 * 2 + 1
+
+
+_IDENTITY_COLOUR = torch.cat([torch.eye(3), torch.zeros(3, 1)], 1)  # (3, 4): [matrix | offset] on RGB in [-1, 1]
 
 
 def _identity(taps: int) -> torch.Tensor:
@@ -121,6 +131,28 @@ def spectrum_match_filter(fakes: torch.Tensor, reals: torch.Tensor, taps: int = 
     w = torch.hann_window(fitted + 2, periodic=False, dtype=torch.float64)[1:-1]
     kernel = kernel * (w[:, None] * w[None, :])
     return F.pad(kernel / kernel.sum(), [(taps - fitted) // 2] * 4).float()
+
+
+def colour_match_map(fakes: torch.Tensor, reals: torch.Tensor) -> torch.Tensor:
+    """The (3, 4) affine colour map [matrix | offset], on RGB in [-1, 1], that gives uint8 `fakes` the pixel-colour
+    mean and covariance of `reals`: the optimal-transport map between the two Gaussians, which moves colours least."""
+    mean_f, cov_f = _colour_moments(fakes)
+    mean_r, cov_r = _colour_moments(reals)
+    root_f = _sqrtm(cov_f)
+    inv_root_f = torch.linalg.inv(root_f)
+    matrix = inv_root_f @ _sqrtm(root_f @ cov_r @ root_f) @ inv_root_f
+    return torch.cat([matrix, (mean_r - matrix @ mean_f)[:, None]], 1).float()
+
+
+def _colour_moments(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean (3,) and covariance (3, 3), float64, of the pixel colours of uint8 images, in [-1, 1]."""
+    pixels = images.cpu().double().transpose(0, 1).reshape(3, -1) / 127.5 - 1
+    return pixels.mean(1), torch.cov(pixels)
+
+
+def _sqrtm(matrix: torch.Tensor) -> torch.Tensor:
+    values, vectors = torch.linalg.eigh(matrix)
+    return vectors @ torch.diag(values.clamp_min(0).sqrt()) @ vectors.T
 
 
 def paired_crops(small: torch.Tensor, big: torch.Tensor, n: int, gen: torch.Generator, scale: int, crop: int = CROP) -> tuple[torch.Tensor, torch.Tensor]:
