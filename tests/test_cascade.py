@@ -96,6 +96,10 @@ def test_generated_faces_are_given_the_photos_colours_before_upscaling(utk540: P
     assert (mean_f - mean_p).abs().max() > 3 and (mean_m - mean_p).abs().max() < 1  # grey levels of 255
     assert (cov_f - cov_p).abs().max() > 0.1 * cov_p.max() and (cov_m - cov_p).abs().max() < 0.02 * cov_p.max()
     assert torch.allclose(colour_match_map(photos, photos), Upscaler(scale=2).match_colour, atol=1e-5)  # nothing to match
+    grey_photos, grey_fakes = (images.float().mean(1, keepdim=True).expand(-1, 3, -1, -1).round().to(torch.uint8) for images in (photos, fakes))
+    U.match_colour.copy_(colour_match_map(grey_fakes, grey_photos))  # black-and-white photos: no spread between channels at all
+    matched = to_uint8(U.match(grey_fakes.float() / 127.5 - 1)).int()
+    assert U.match_colour.isfinite().all() and (matched.amax(1) - matched.amin(1)).max() <= 1  # grey stays grey
     old = {k: v for k, v in U.state_dict().items() if k != "match_colour"}  # a run trained before the colour map existed
     U.load_state_dict(old)
     assert torch.equal(U.match(x), x)

@@ -14,7 +14,7 @@ plausible details into sharp ones.
 The generator's faces are not the photos the upscaler learned from: they carry more power than the photos
 at middle and high spatial frequencies and less along the pixel grid's own (FastGAN repeats pixels to
 upsample), and the upscaler enlarges that into a hatching. Their colours are a little flatter than the
-photos' too (about 2% less spread per channel). So when the stage begins, a short zero-phase filter is
+photos' too (pixel-colour variance 1-5% lower per channel). So when the stage begins, a short zero-phase filter is
 fitted that gives the generator's faces the photos' power spectrum, then a colour map that gives them the
 photos' pixel-colour mean and covariance, and the cascade passes its faces through both before upscaling
 (`Upscaler.match`; docs/benchmarks.md has the measurements).
@@ -145,9 +145,10 @@ def colour_match_map(fakes: torch.Tensor, reals: torch.Tensor) -> torch.Tensor:
 
 
 def _colour_moments(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean (3,) and covariance (3, 3), float64, of the pixel colours of uint8 images, in [-1, 1]."""
+    """Mean (3,) and covariance (3, 3), float64, of the pixel colours of uint8 images, in [-1, 1]; the covariance is
+    lifted by a grey level's variance so black-and-white photos (no spread between channels) still give a map."""
     pixels = images.cpu().double().transpose(0, 1).reshape(3, -1) / 127.5 - 1
-    return pixels.mean(1), torch.cov(pixels)
+    return pixels.mean(1), torch.cov(pixels) + torch.eye(3, dtype=torch.float64) / 127.5**2
 
 
 def _sqrtm(matrix: torch.Tensor) -> torch.Tensor:
