@@ -44,6 +44,9 @@ def test_our_efficientnet_lite0_matches_the_reference_implementation() -> None:
     assert [t.shape[1] for t in taps] == [24, 40, 112, 320]
     for a, b in zip(taps, expected):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+    with torch.no_grad():
+        first = ours(x, taps=2)  # the upscaler's perceptual loss: the same maps, the deeper blocks not run
+    assert len(first) == 2 and all(torch.equal(a, b) for a, b in zip(first, taps))
 
 
 def test_the_backbone_stays_frozen_while_the_generator_learns_through_it() -> None:

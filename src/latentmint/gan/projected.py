@@ -92,14 +92,15 @@ class EfficientNetLite0(nn.Module):
     def train(self, mode: bool = True) -> EfficientNetLite0:
         return super().train(False)  # frozen: batch norm keeps ImageNet's statistics
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def forward(self, x: torch.Tensor, taps: int = len(TAPS)) -> list[torch.Tensor]:
+        """The first `taps` feature maps of TAPS; the blocks after the last one asked for are not run."""
         x = F.relu6(self._bn0(self._conv_stem((x - self.mean) / self.std)))
-        taps = []
-        for i, block in enumerate(self._blocks, 1):
+        out = []
+        for i, block in enumerate(self._blocks[: TAPS[taps - 1]], 1):
             x = block(x)
             if i in TAPS:
-                taps.append(x)
-        return taps
+                out.append(x)
+        return out
 
 
 def weights_file() -> Path | None:
