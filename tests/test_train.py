@@ -243,6 +243,43 @@ def test_resume_after_a_kill_gives_the_same_next_step(tiny_studio: Studio) -> No
     assert last_lr == pytest.approx(config.lr_g * 2 / 3)
 
 
+def test_instance_discrimination_resumes_exactly_with_its_heads_queues_and_momentum_d(tiny_studio: Studio) -> None:
+    config = make_config("faces-64-cpu", {**TINY, "steps": 3, "instance_weight": 1.0})
+    straight = train(tiny_studio, "tiny", "straight", config)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_studio, "tiny", "killed", config, progress=kill_after_two)
+    resumed = train(tiny_studio, "tiny", "killed", None, resume=True)
+    a, b = load_checkpoint(straight.checkpoint), load_checkpoint(resumed.checkpoint)
+    for net in ("G", "D", "G_ema", "instance"):
+        assert a[net].keys() == b[net].keys()
+        assert all(torch.equal(a[net][k], b[net][k]) for k in a[net]), f"{net}: resumed run diverged from the uninterrupted one"
+    # Three steps of 4 keys went round a queue of 8 (two batches); the key D followed D a little, not all the way.
+    assert int(a["instance"]["real.ptr"]) == 3 * 4 % 8
+    key_w, w = a["instance"]["key_D.logits.3.weight_orig"], a["D"]["logits.3.weight_orig"]
+    assert not torch.equal(key_w, w)
+    plain = load_checkpoint(train(tiny_studio, "tiny", "plain", dataclasses.replace(config, instance_weight=0.0)).checkpoint)
+    assert "instance" not in plain and not torch.equal(plain["G"]["to_rgb.weight_orig"], a["G"]["to_rgb.weight_orig"])
+
+
+def test_instance_heads_prefer_each_query_s_own_key_and_queue_the_keys() -> None:
+    from latentmint.gan.instance import InstanceDiscrimination
+
+    torch.manual_seed(0)
+    instance = InstanceDiscrimination(Discriminator(64, ndf=8), data_size=540, batch=16)
+    assert instance.real.queue.shape[0] == 32  # 5% of 540 is 27: at least two batches
+    feats = torch.randn(6, instance.real.mlp[0].in_features, 8, 8)
+    keys = instance.real.keys(feats)
+    assert instance.real.loss(feats, keys) < instance.real.loss(feats, keys.roll(1, 0))
+    instance.real.follow(keys)
+    assert torch.equal(instance.real.queue[:6], keys) and int(instance.real.ptr) == 6
+
+
+def test_instance_discrimination_needs_fastgan_s_own_discriminator(studio: Studio) -> None:
+    config = make_config("faces-64-cpu", {"instance_weight": 1.0, "discriminator": "projected"})
+    with pytest.raises(LatentmintError, match="instance_weight"):
+        train(studio, "faces", "r", config)
+
+
 def test_r1_penalty_is_the_squared_gradient_of_the_verdict_and_differentiable() -> None:
     torch.manual_seed(0)
     W = torch.randn(3, 2, 4, 4, requires_grad=True)  # a linear D with 3 patch logits: its verdict's gradient is their mean

@@ -57,6 +57,9 @@ class TrainConfig:
     # R1 (Mescheder et al. 2018): penalise D's gradient at the real photos, gamma/2 |grad|^2, on 1 step in 16
     # (lazy, as StyleGAN2) scaled by 16; it keeps D smooth around the photos so G is pulled towards all of them.
     r1_gamma: float = 0.0
+    # Instance discrimination (gan/instance.py): the weight of D's contrastive tasks and of G's; 0: off. FastGAN's
+    # own discriminator only.
+    instance_weight: float = 0.0
     freeze_d: int = 0  # with --init-from: freeze this many early discriminator blocks
     seed: int = 0
     ckpt_every: int = 200

@@ -247,7 +247,8 @@ class Discriminator(nn.Module):
         self.decode_whole = Decoder(c(8), self.rec_res, width)
         self.decode_part = Decoder(c(16), self.rec_res, width)
 
-    def forward(self, x: torch.Tensor, part: int | None = None):
+    def forward(self, x: torch.Tensor, part: int | None = None, features: bool = False):
+        """With `features`, the 8x8 feature map the logits are read from comes last (instance discrimination)."""
         feats = {self.resolution // 2: self.stem(x)}
         r = self.resolution // 2
         for block in self.downs:
@@ -255,11 +256,12 @@ class Discriminator(nn.Module):
             r //= 2
         logits = self.logits(feats[8]).flatten(1)
         if part is None:
-            return logits
+            return (logits, feats[8]) if features else logits
         f16 = feats[16]
         qy, qx = divmod(part, 2)
         crop = f16[:, :, qy * 8 : qy * 8 + 8, qx * 8 : qx * 8 + 8]
-        return logits, self.decode_whole(feats[8]), self.decode_part(crop)
+        out = (logits, self.decode_whole(feats[8]), self.decode_part(crop))
+        return (*out, feats[8]) if features else out
 
 
 def reconstruction_targets(real: torch.Tensor, rec_res: int, part: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -32,6 +32,7 @@ from latentmint.gan.augment import AdaptiveP, diff_augment
 from latentmint.gan.checkpoint import RESUME_KEYS, load_checkpoint, save_checkpoint
 from latentmint.gan.config import TrainConfig, changed_from_preset
 from latentmint.gan.data import check_resolution, load_faces, to_float, to_uint8
+from latentmint.gan.instance import InstanceDiscrimination
 from latentmint.gan.networks import build, power_iterate, recalibrate_batchnorm, reconstruction_targets
 from latentmint.gan.runlog import RunLog, logged
 from latentmint.gan.upscale import Cascade
@@ -188,6 +189,8 @@ def train(
         raise LatentmintError("no dataset given: latentmint train DATASET --name RUN")
     if not config.resolution_ok:
         raise LatentmintError(f"resolution {config.resolution}: choose 64, 128, 256, 512 or 1024")
+    if config.instance_weight and (config.arch != "fastgan" or config.discriminator != "own"):
+        raise LatentmintError("instance_weight: instance discrimination reads FastGAN's own discriminator (arch fastgan, discriminator own)")
     dataset = Dataset.load(dataset_dir(studio.datasets, dataset_name))
     if state is not None and state["dataset"]["hash"] != dataset.content_hash():
         raise LatentmintError(f"{dataset.json_path}: the dataset changed since this run started; train a new run on it")
@@ -200,11 +203,15 @@ def train(
 
     torch.manual_seed(config.seed)  # every process starts from the same weights
     G, D = build(config.arch, config.generator_resolution, config.z_dim, config.ngf, config.ndf, config.discriminator, config.projected_weight, config.projected_view)
+    instance = InstanceDiscrimination(D, images.shape[0], config.batch) if config.instance_weight else None
     torch.manual_seed(config.seed + dist.rank)  # ... and draws its own latents and augmentations
     G, D = G.to(dist.device, memory_format=fmt), D.to(dist.device, memory_format=fmt)
+    if instance is not None:
+        instance = instance.to(dist.device, memory_format=fmt)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
     opt_g = torch.optim.Adam(G.parameters(), lr=config.lr_g, betas=config.betas)
-    opt_d = torch.optim.Adam(D.parameters(), lr=config.lr_d, betas=config.betas)
+    # The contrastive heads belong to the discriminator's side: its optimiser, its rate and its decay.
+    opt_d = torch.optim.Adam([*D.parameters(), *(instance.head_parameters() if instance else [])], lr=config.lr_d, betas=config.betas)
     ada = AdaptiveP(p=config.ada_start_p if config.augment else 0.0, target=config.ada_target, speed_images=config.ada_speed_images)
     data_gen = torch.Generator().manual_seed(config.seed * 7919 + dist.rank)
     step, elapsed_before = 0, 0.0
@@ -219,6 +226,8 @@ def train(
         opt_g.load_state_dict(state["opt_g"])
         opt_d.load_state_dict(state["opt_d"])
         ada.load_state_dict(state["ada"])
+        if instance is not None:
+            instance.load_state_dict(state["instance"])
         step, elapsed_before = int(state["step"]), float(state["elapsed"])
         _restore_rng(state["rng"], data_gen, cuda)
         if dist.world > 1:  # the checkpoint holds rank 0's generators; the others branch off from it
@@ -259,6 +268,7 @@ def train(
                 "G": G.state_dict(), "D": D.state_dict(), "G_ema": G_ema.state_dict(),
                 "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "ada": ada.state_dict(),
                 "rng": _capture_rng(data_gen, cuda), **(upscaler.state_dict() if upscaler else {}),
+                **({"instance": instance.state_dict()} if instance else {}),
             },
         )  # fmt: skip
 
@@ -285,7 +295,7 @@ def train(
                 flip = (torch.rand(local_batch, generator=data_gen) < 0.5).to(dist.device, non_blocking=True)
                 real = torch.where(flip.view(-1, 1, 1, 1), real.flip(-1), real)
             real = real.contiguous(memory_format=fmt)
-            losses = _train_step(G_train, D_train, G, D, opt_g, opt_d, real, config, ada, autocast, dist)
+            losses = _train_step(G_train, D_train, G, D, opt_g, opt_d, real, config, ada, autocast, dist, instance)
             if config.augment:  # without augmentation there is no strength to adapt
                 ada.step(config.batch)
             # Ramp the EMA up (as TensorFlow's num_updates and StyleGAN's ema_rampup do): early on, a
@@ -472,16 +482,23 @@ def _median(values: list[float]) -> float:
     return statistics.median(values) if values else math.nan
 
 
-def _train_step(G_run, D_run, G, D, opt_g, opt_d, real, config: TrainConfig, ada: AdaptiveP, autocast, dist: Dist) -> dict[str, torch.Tensor]:
-    """One discriminator and one generator update. `G_run`/`D_run` may be compiled; `G`/`D` own the weights."""
+def _train_step(
+    G_run, D_run, G, D, opt_g, opt_d, real, config: TrainConfig, ada: AdaptiveP, autocast, dist: Dist, instance: InstanceDiscrimination | None = None
+) -> dict[str, torch.Tensor]:
+    """One discriminator and one generator update. `G_run`/`D_run` may be compiled; `G`/`D` own the weights.
+    With `instance`, D's passes also return their 8x8 features for the contrastive tasks (gan/instance.py)."""
     n = real.shape[0]
     z = torch.randn(n, config.z_dim, device=real.device)
     fastgan = config.arch == "fastgan" and config.discriminator in ("own", "own+projected")  # FastGAN's D also reconstructs reals
     part = int(torch.randint(0, 4, (1,)))
-    d_params = [p for p in D.parameters() if p.requires_grad]
+    d_params = [p for p in D.parameters() if p.requires_grad] + (instance.head_parameters() if instance else [])
+    feats = {"features": True} if instance else {}
     if config.compile:  # compiled layers only read their spectral-norm vectors (networks._SpectralNorm)
         power_iterate(G)
         power_iterate(D)
+    if instance:
+        with autocast:
+            k_real, k_fake = instance.keys(G_run, real, z, ada.p, config.augment)
 
     # Discriminator: hinge on augmented reals and fakes, (FastGAN) reconstruct the reals, and on R1 steps
     # penalise D's gradient at the reals: with the eager D for the whole step, as double backward does not run
@@ -495,13 +512,15 @@ def _train_step(G_run, D_run, G, D, opt_g, opt_d, real, config: TrainConfig, ada
         D_step = D if r1 else D_run
         fake_aug = diff_augment(fake.detach(), ada.p, config.augment)
         if fastgan:
-            logits_real, rec_whole, rec_part = D_step(real_aug, part=part)
+            logits_real, rec_whole, rec_part, *f_real = D_step(real_aug, part=part, **feats)
             want_whole, want_part = reconstruction_targets(real_aug, D.rec_res, part)
             loss_rec = F.l1_loss(rec_whole.float(), want_whole.float()) + F.l1_loss(rec_part.float(), want_part.float())
         else:
             logits_real, loss_rec = D_step(real_aug), torch.zeros((), device=real.device)
-        logits_fake = D_step(fake_aug)
+        logits_fake, *f_fake = _split(D_step(fake_aug, **feats), instance)
         loss_d = _judged(F.relu(1 - logits_real.float()), D) + _judged(F.relu(1 + logits_fake.float()), D) + config.recon_weight * loss_rec
+        if instance:
+            loss_d = loss_d + config.instance_weight * (instance.real.loss(f_real[0], k_real) + instance.fake.loss(f_fake[0], k_fake))
         if r1:
             loss_d = loss_d + config.r1_gamma / 2 * R1_EVERY * r1_penalty(logits_real, real_aug, D)
     opt_d.zero_grad(set_to_none=True)
@@ -514,15 +533,25 @@ def _train_step(G_run, D_run, G, D, opt_g, opt_d, real, config: TrainConfig, ada
     for p in d_params:
         p.requires_grad_(False)
     with autocast:
-        loss_g = -_judged(D_run(diff_augment(fake, ada.p, config.augment)).float(), D)
+        logits_g, *f_g = _split(D_run(diff_augment(fake, ada.p, config.augment), **feats), instance)
+        loss_g = -_judged(logits_g.float(), D)
+        if instance:  # G is paid for faces D can tell apart
+            loss_g = loss_g + config.instance_weight * instance.fake.loss(f_g[0], k_fake)
     opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     for p in d_params:
         p.requires_grad_(True)
     _average_gradients([p for p in G.parameters() if p.grad is not None], dist)
     opt_g.step()
+    if instance:
+        instance.follow(D, k_real, k_fake)
     # Tensors, not floats: reading them waits for the GPU, so the loop does it on logged steps only (StepTimer).
     return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(), "loss_rec": loss_rec.detach(), "logits_real": _judged(logits_real.detach().float(), D, average=True)}
+
+
+def _split(out, instance: InstanceDiscrimination | None) -> tuple:
+    """A real/fake pass's output as a tuple: (logits,) or, with instance discrimination, (logits, features)."""
+    return out if instance else (out,)
 
 
 def r1_penalty(logits: torch.Tensor, inputs: torch.Tensor, D: nn.Module | None) -> torch.Tensor:
