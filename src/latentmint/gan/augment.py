@@ -61,6 +61,13 @@ def cutout(x: torch.Tensor, p: float, ratio: float = 0.5) -> torch.Tensor:
 TRANSFORMS = {"color": color, "translation": translation, "cutout": cutout}
 
 
+def random_flip(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Each image mirrored left-right with probability 1/2, the coins drawn on the CPU from `generator`.
+    torch.where, not a boolean index: indexing by a mask waits for the GPU."""
+    flip = (torch.rand(x.shape[0], generator=generator) < 0.5).to(x.device, non_blocking=True)
+    return torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
+
+
 def diff_augment(x: torch.Tensor, p: float, policy: tuple[str, ...] = POLICIES) -> torch.Tensor:
     if p <= 0:
         return x

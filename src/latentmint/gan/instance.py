@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from latentmint.gan.augment import diff_augment
+from latentmint.gan.augment import diff_augment, random_flip
 
 MOMENTUM = 0.999  # per step, for the key discriminator and the key heads (MoCo's)
 TEMPERATURE = 0.2
@@ -71,8 +71,8 @@ class InstanceDiscrimination(nn.Module):
     def keys(self, G_run: nn.Module, real: torch.Tensor, z: torch.Tensor, p: float, policy: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor]:
         """Keys for this step's photos and for the fakes of latents `z`, from second views of them."""
         second_fake = G_run(z + PERTURB * torch.randn_like(z)).to(real.dtype)
-        k_real = self.real.keys(self.key_D(diff_augment(_flip(real), p, policy), features=True)[-1])
-        k_fake = self.fake.keys(self.key_D(diff_augment(_flip(second_fake), p, policy), features=True)[-1])
+        k_real = self.real.keys(self.key_D(diff_augment(random_flip(real), p, policy), features=True)[-1])
+        k_fake = self.fake.keys(self.key_D(diff_augment(random_flip(second_fake), p, policy), features=True)[-1])
         return k_real, k_fake
 
     @torch.no_grad()
@@ -90,7 +90,3 @@ def _project(mlp: nn.Module, features: torch.Tensor) -> torch.Tensor:
     """Mean-pooled features onto the unit sphere, in float32 even under autocast (the queue is float32)."""
     with torch.autocast(features.device.type, enabled=False):
         return F.normalize(mlp(features.float().mean((2, 3))), dim=1)
-
-
-def _flip(x: torch.Tensor) -> torch.Tensor:
-    return torch.where(torch.rand(x.shape[0], 1, 1, 1, device=x.device) < 0.5, x.flip(3), x)

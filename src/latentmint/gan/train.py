@@ -28,7 +28,7 @@ from torch import nn
 
 from latentmint.data.dataset import Dataset, dataset_dir
 from latentmint.errors import LatentmintError
-from latentmint.gan.augment import AdaptiveP, diff_augment
+from latentmint.gan.augment import AdaptiveP, diff_augment, random_flip
 from latentmint.gan.checkpoint import RESUME_KEYS, load_checkpoint, save_checkpoint
 from latentmint.gan.config import TrainConfig, changed_from_preset
 from latentmint.gan.data import check_resolution, load_faces, to_float, to_uint8
@@ -291,9 +291,8 @@ def train(
                         group["lr"] = base * scale
             idx = torch.randint(0, images.shape[0], (local_batch,), generator=data_gen)
             real = _on_device(images[idx], dist.device)
-            if config.xflip:  # torch.where, not a boolean index: indexing by a mask waits for the GPU
-                flip = (torch.rand(local_batch, generator=data_gen) < 0.5).to(dist.device, non_blocking=True)
-                real = torch.where(flip.view(-1, 1, 1, 1), real.flip(-1), real)
+            if config.xflip:
+                real = random_flip(real, data_gen)
             real = real.contiguous(memory_format=fmt)
             losses = _train_step(G_train, D_train, G, D, opt_g, opt_d, real, config, ada, autocast, dist, instance)
             if config.augment:  # without augmentation there is no strength to adapt
