@@ -280,6 +280,13 @@ def test_instance_discrimination_needs_fastgan_s_own_discriminator(studio: Studi
         train(studio, "faces", "r", config)
 
 
+def test_cpu_presets_drop_their_instance_heads_when_another_discriminator_is_chosen() -> None:
+    assert make_config("faces-256-cpu", {"time_budget_s": 60}).instance_weight == 1.0
+    for discriminator in ("projected", "own+projected"):
+        assert make_config("faces-64-cpu", {"discriminator": discriminator}).instance_weight == 0.0
+    assert make_config("faces-64-cpu", {"instance_weight": 0.5}).instance_weight == 0.5
+
+
 def test_r1_penalty_is_the_squared_gradient_of_the_verdict_and_differentiable() -> None:
     torch.manual_seed(0)
     W = torch.randn(3, 2, 4, 4, requires_grad=True)  # a linear D with 3 patch logits: its verdict's gradient is their mean

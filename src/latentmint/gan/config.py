@@ -113,7 +113,10 @@ _BASE = TrainConfig()
 # and 0.0117, FID 25.9 on both, where 0.05 scored 0.0148 / 0.0159 (FID 29.7 / 30.0), 0.2 0.0171 / 0.0142, and none
 # 0.0144 / 0.0174, 3.2 0.0198 / 0.0162; recall 0.13 with none, 0.16 at 0.05, 0.20 at 0.2 and 0.8, precision held; +1.5%
 # a step (docs/benchmarks.md).
-_CPU_64 = dict(ngf=24, ndf=24, batch=16, lr_g=8e-4, lr_d=8e-4, lr_decay=0.3, r1_gamma=0.8, eval_samples=200, augment=("translation", "cutout"))
+# Instance discrimination (InsGen) at weight 1: at equal steps it took the 256 px KID from 0.0224 to 0.0188 (9,000
+# steps) and from 0.0261 to 0.0187 (6,000), two seeds through one upscaler; it costs 15-40% a step (the Xeon: 0.33 s
+# against 0.28), so the cascade's generator makes 8,157 steps in its 45 minutes there instead of 9,000 (docs/benchmarks.md).
+_CPU_64 = dict(ngf=24, ndf=24, batch=16, lr_g=8e-4, lr_d=8e-4, lr_decay=0.3, r1_gamma=0.8, eval_samples=200, augment=("translation", "cutout"), instance_weight=1.0)
 # Under a time budget the 64 px generator still stops at 9,000 steps: on 540 photos it was past its best by 13,000 (one
 # seed, KID 0.0115 at 8,749 steps against 0.0122 at 13,292; the bench's 60 minutes, 17,549 steps, 0.0128 against its 30
 # minutes' 0.0112) as the discriminator learns the photos (ADA's p climbing past 0.5). Steps, not minutes, so a slower
@@ -160,7 +163,10 @@ def make_config(preset: str, overrides: dict[str, Any]) -> TrainConfig:
     config = dataclasses.replace(_BASE, preset=preset, **PRESETS[preset])
     if overrides.get("time_budget_s"):
         config = dataclasses.replace(config, steps=_BUDGET_STEPS.get(preset, NO_STEP_LIMIT), upscale_steps=NO_STEP_LIMIT)
-    return dataclasses.replace(config, **overrides)
+    config = dataclasses.replace(config, **overrides)
+    if (config.arch, config.discriminator) != ("fastgan", "own") and "instance_weight" not in overrides:
+        config = dataclasses.replace(config, instance_weight=0.0)  # the preset's instance heads read FastGAN's own D only
+    return config
 
 
 def changed_from_preset(config: TrainConfig) -> dict[str, Any]:
