@@ -170,22 +170,23 @@ def test_cascade_works_are_deterministic_and_their_certificate_names_every_model
 def test_the_time_budget_is_split_between_the_stages_and_reported_as_json(studio128: Studio, utk540: Path) -> None:
     tiny = [f"--set={k}={v}" for k, v in TINY_CASCADE.items() if k not in ("resolution", "steps", "upscale_steps")]
 
-    def train_for_20s(name: str, *extra: str) -> subprocess.CompletedProcess:
-        args = ["train", "faces", "--name", name, "--resolution", "128", "--preset", "faces-256-cpu", "--time-budget", "20s", *tiny, *extra]
+    def train_for_30s(name: str, *extra: str) -> subprocess.CompletedProcess:
+        args = ["train", "faces", "--name", name, "--resolution", "128", "--preset", "faces-256-cpu", "--time-budget", "30s", *tiny, *extra]
         return subprocess.run([sys.executable, "-m", "latentmint", *args, "--json", "--studio", str(studio128.root)], capture_output=True, text=True, timeout=300)
 
-    done = train_for_20s("budget")
+    done = train_for_30s("budget")
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
     generator, upscaler = doc["stages"]
     assert doc["resolution"] == 128 and (generator["name"], generator["resolution"], upscaler["name"], upscaler["resolution"]) == ("generator", 64, "upscaler", 128)
-    # the generator runs to its 75% share (15 s, its batch-norm pass included) and stops in time for the upscaler,
-    # which runs out the budget: neither stage is cut short by the preset's step counts
-    assert generator["seconds"] >= 15 and upscaler["steps"] > 0 and generator["seconds"] + upscaler["seconds"] >= 20
-    capped = train_for_20s("capped", "--steps", "2")
+    # the generator runs to its 75% share (22.5 s, its batch-norm pass included) and stops in time for the upscaler,
+    # which runs out the budget: neither stage is cut short by the preset's step counts (30 s, not less: the generator
+    # may pass its share by a step and its closing pass, and the upscaler's set-up counts too, more so on a busy machine)
+    assert generator["seconds"] >= 22.5 and upscaler["steps"] > 0 and generator["seconds"] + upscaler["seconds"] >= 30
+    capped = train_for_30s("capped", "--steps", "2")
     assert capped.returncode == 0, capped.stderr
     generator, upscaler = json.loads(capped.stdout)["stages"]  # a generator that reaches its step cap early leaves the rest to the upscaler
-    assert generator["steps"] == 2 and generator["seconds"] < 15 and generator["seconds"] + upscaler["seconds"] >= 20
+    assert generator["steps"] == 2 and generator["seconds"] < 22.5 and generator["seconds"] + upscaler["seconds"] >= 30
     scored = subprocess.run([sys.executable, "-m", "latentmint", "eval", "budget", "--ref", str(utk540), "--samples", "16", "--json", "--studio", str(studio128.root)], capture_output=True, text=True, timeout=300)
     assert scored.returncode == 0, scored.stderr
     assert json.loads(scored.stdout)["resolution"] == 128  # judged at the works' size, not the face generator's
