@@ -19,7 +19,7 @@ BENCHMARKS = {
     "chain_speed": chain_speed.run,  # ~3 minutes: 10,000 tokens on the embedded chain
     "verify_speed": verify_speed.run,  # ~10 minutes: 10,000 rendered, stored and minted works; 1,000,000 fingerprints
     "verify_public": verify_public.run,  # ~3 minutes: anvil + js-ipfs, a stranger verifying in an empty folder
-    "train_quality": train_quality.run,  # ~2.2 hours: 64 px runs of 30 and 60 minutes and the cascade's 45, branched from one trunk, FID/KID over 2,000 images each
+    "train_quality": train_quality.run,  # ~2.6 hours: 64 px runs of 30 and 60 minutes branched from one trunk, the 60-minute cascade alone, FID/KID over 2,000 images each
     "discriminators": discriminators.run,  # ~70 minutes: two 30-minute runs, then FID/KID over 2,000 images each
 }
 HIDDEN = ("case", "runs", "target")

@@ -280,11 +280,11 @@ def test_instance_discrimination_needs_fastgan_s_own_discriminator(studio: Studi
         train(studio, "faces", "r", config)
 
 
-def test_cpu_presets_drop_their_instance_heads_when_another_discriminator_is_chosen() -> None:
+def test_the_cascade_preset_drops_its_instance_heads_when_another_discriminator_is_chosen() -> None:
     assert make_config("faces-256-cpu", {"time_budget_s": 60}).instance_weight == 1.0
     for discriminator in ("projected", "own+projected"):
-        assert make_config("faces-64-cpu", {"discriminator": discriminator}).instance_weight == 0.0
-    assert make_config("faces-64-cpu", {"instance_weight": 0.5}).instance_weight == 0.5
+        assert make_config("faces-256-cpu", {"discriminator": discriminator}).instance_weight == 0.0
+    assert make_config("faces-256-cpu", {"instance_weight": 0.5, "discriminator": "projected"}).instance_weight == 0.5
 
 
 def test_r1_penalty_is_the_squared_gradient_of_the_verdict_and_differentiable() -> None:

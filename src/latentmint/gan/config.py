@@ -113,10 +113,7 @@ _BASE = TrainConfig()
 # and 0.0117, FID 25.9 on both, where 0.05 scored 0.0148 / 0.0159 (FID 29.7 / 30.0), 0.2 0.0171 / 0.0142, and none
 # 0.0144 / 0.0174, 3.2 0.0198 / 0.0162; recall 0.13 with none, 0.16 at 0.05, 0.20 at 0.2 and 0.8, precision held; +1.5%
 # a step (docs/benchmarks.md).
-# Instance discrimination (InsGen) at weight 1: at equal steps it took the 256 px KID from 0.0224 to 0.0188 (9,000
-# steps) and from 0.0261 to 0.0187 (6,000), two seeds through one upscaler; it costs 15-40% a step (the Xeon: 0.33 s
-# against 0.28), so the cascade's generator makes 8,157 steps in its 45 minutes there instead of 9,000 (docs/benchmarks.md).
-_CPU_64 = dict(ngf=24, ndf=24, batch=16, lr_g=8e-4, lr_d=8e-4, lr_decay=0.3, r1_gamma=0.8, eval_samples=200, augment=("translation", "cutout"), instance_weight=1.0)
+_CPU_64 = dict(ngf=24, ndf=24, batch=16, lr_g=8e-4, lr_d=8e-4, lr_decay=0.3, r1_gamma=0.8, eval_samples=200, augment=("translation", "cutout"))
 # Under a time budget the 64 px generator still stops at 9,000 steps: on 540 photos it was past its best by 13,000 (one
 # seed, KID 0.0115 at 8,749 steps against 0.0122 at 13,292; the bench's 60 minutes, 17,549 steps, 0.0128 against its 30
 # minutes' 0.0112) as the discriminator learns the photos (ADA's p climbing past 0.5). Steps, not minutes, so a slower
@@ -130,7 +127,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     "faces-128": dict(resolution=128, ngf=64, ndf=64, batch=32),
     # 256 px on a CPU is a cascade: the 64 px preset's generator, then a x4 upscaler trained on the same photos;
     # a 256 px generator learns far fewer faces per CPU-minute (see docs/benchmarks.md).
-    "faces-256-cpu": dict(resolution=256, upscale_from=64, **_CPU_64),
+    # Its generator adds instance discrimination (InsGen): the bench's cascade went from KID 0.0210 to 0.0182 with it
+    # (8,157 steps at 0.33 s instead of 9,000 at 0.28), while the 64 px model alone lost at equal time (30 minutes:
+    # 0.0151 against 0.0135), so faces-64-cpu goes without it (docs/benchmarks.md).
+    "faces-256-cpu": dict(resolution=256, upscale_from=64, **_CPU_64, instance_weight=1.0),
     # GPU presets (an H200, docs/benchmarks.md): channels-last is 22%/13% faster at 512/1024 px; torch.compile gains
     # 6% at 256 px after 2.5 minutes compiling, so it stays opt-in. A checkpoint is ~600 MB and a step 0.07-0.14 s:
     # one every 1,000 steps risks one to two minutes of work, as 200 steps do on a CPU.
