@@ -128,7 +128,7 @@ def _fork(source: Path, target: Path, config) -> None:
     state = load_checkpoint(source)
     ours = make_config(state["config"]["preset"], {}).to_json()
     theirs = make_config(config.preset, {}).to_json()
-    differs = {k for k in ours if ours[k] != theirs[k]} - {"preset", "resolution", "upscale_from"}
+    differs = {k for k in ours if ours[k] != theirs[k]} - {"preset"}
     if differs:
         raise SystemExit(f"{ours['preset']} and {config.preset} now differ in {sorted(differs)}: the fork would not be the branch's generator")
     state.pop("format")

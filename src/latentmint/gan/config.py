@@ -78,6 +78,11 @@ class TrainConfig:
         return self.resolution in sizes and (not self.upscale_from or (self.upscale_from in sizes and self.upscale_from < self.resolution))
 
     @property
+    def instance_discrimination_fits(self) -> bool:
+        """Instance discrimination reads FastGAN's own discriminator's features: no other arch or discriminator."""
+        return (self.arch, self.discriminator) == ("fastgan", "own")
+
+    @property
     def generator_resolution(self) -> int:
         """The size the face generator trains and draws at (below `resolution` in a cascade)."""
         return self.upscale_from or self.resolution
@@ -164,7 +169,7 @@ def make_config(preset: str, overrides: dict[str, Any]) -> TrainConfig:
     if overrides.get("time_budget_s"):
         config = dataclasses.replace(config, steps=_BUDGET_STEPS.get(preset, NO_STEP_LIMIT), upscale_steps=NO_STEP_LIMIT)
     config = dataclasses.replace(config, **overrides)
-    if (config.arch, config.discriminator) != ("fastgan", "own") and "instance_weight" not in overrides:
+    if not config.instance_discrimination_fits and "instance_weight" not in overrides:
         config = dataclasses.replace(config, instance_weight=0.0)  # the preset's instance heads read FastGAN's own D only
     return config
 

@@ -189,7 +189,7 @@ def train(
         raise LatentmintError("no dataset given: latentmint train DATASET --name RUN")
     if not config.resolution_ok:
         raise LatentmintError(f"resolution {config.resolution}: choose 64, 128, 256, 512 or 1024")
-    if config.instance_weight and (config.arch != "fastgan" or config.discriminator != "own"):
+    if config.instance_weight and not config.instance_discrimination_fits:
         raise LatentmintError("instance_weight: instance discrimination reads FastGAN's own discriminator (arch fastgan, discriminator own)")
     dataset = Dataset.load(dataset_dir(studio.datasets, dataset_name))
     if state is not None and state["dataset"]["hash"] != dataset.content_hash():
