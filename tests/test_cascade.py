@@ -179,10 +179,10 @@ def test_the_time_budget_is_split_between_the_stages_and_reported_as_json(studio
     doc = json.loads(done.stdout)
     generator, upscaler = doc["stages"]
     assert doc["resolution"] == 128 and (generator["name"], generator["resolution"], upscaler["name"], upscaler["resolution"]) == ("generator", 64, "upscaler", 128)
-    # the generator runs to its 75% share (22.5 s, its batch-norm pass included) and stops in time for the upscaler,
-    # which runs out the budget: neither stage is cut short by the preset's step counts (30 s, not less: the generator
-    # may pass its share by a step and its closing pass, and the upscaler's set-up counts too, more so on a busy machine)
-    assert generator["seconds"] >= 22.5 and upscaler["steps"] > 0 and generator["seconds"] + upscaler["seconds"] >= 30
+    # the generator runs to its 75% share (22.5 s, its batch-norm pass included), then the upscaler runs out the budget
+    # and never gets less than its 25% (7.5 s): a generator that passed its share by a step and its closing pass, as it
+    # does on a busy machine, moves the end rather than starve the upscaler; neither stage stops at the preset's step counts
+    assert generator["seconds"] >= 22.5 and upscaler["steps"] > 0 and upscaler["seconds"] >= 7.5 and generator["seconds"] + upscaler["seconds"] >= 30
     capped = train_for_30s("capped", "--steps", "2")
     assert capped.returncode == 0, capped.stderr
     generator, upscaler = json.loads(capped.stdout)["stages"]  # a generator that reaches its step cap early leaves the rest to the upscaler

@@ -285,6 +285,9 @@ def test_the_cascade_preset_drops_its_instance_heads_when_another_discriminator_
     for discriminator in ("projected", "own+projected"):
         assert make_config("faces-256-cpu", {"discriminator": discriminator}).instance_weight == 0.0
     assert make_config("faces-256-cpu", {"instance_weight": 0.5, "discriminator": "projected"}).instance_weight == 0.5
+    # what the run records as the artist's changes: the discriminator, not the heads it implies dropping
+    assert changed_from_preset(make_config("faces-256-cpu", {"discriminator": "projected"})) == {"discriminator": "projected"}
+    assert changed_from_preset(make_config("faces-256-cpu", {"instance_weight": 0.5})) == {"instance_weight": 0.5}
 
 
 def test_r1_penalty_is_the_squared_gradient_of_the_verdict_and_differentiable() -> None:

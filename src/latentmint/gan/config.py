@@ -179,6 +179,8 @@ def changed_from_preset(config: TrainConfig) -> dict[str, Any]:
     # Against the preset under the same budget (whose step counts the budget lifted), the budget itself still counting.
     preset = make_config(config.preset, {"time_budget_s": config.time_budget_s}) if config.preset in PRESETS else _BASE
     preset = dataclasses.replace(preset, time_budget_s=_BASE.time_budget_s)
+    if not config.instance_discrimination_fits:  # another discriminator drops the instance heads: not a choice of its own
+        preset = dataclasses.replace(preset, instance_weight=0.0)
     skip = {"device", "ckpt_every", "sample_every", "eval_every", "eval_samples", "preset"}
     return {f.name: getattr(config, f.name) for f in dataclasses.fields(config) if f.name not in skip and getattr(config, f.name) != getattr(preset, f.name)}
 

@@ -323,7 +323,10 @@ def train(
         if stage == "upscaler" and dist.main:
             upscaler = Upscaling(config, dataset, images, G_ema, dist.device, state if state is not None and "U" in state else None)
             checkpoint()  # the stage boundary: a rerun continues from here, bit for bit
-            stopped_by = upscaler.run(config, elapsed, checkpoint, log, step, progress)
+            # The upscaler always gets its share: a generator that ran late (its last step, its batch-norm pass) moves
+            # the end by that much rather than leave the works a bicubic upscale.
+            deadline = max(config.time_budget_s, generator_seconds + config.time_budget_s * config.upscale_share) if config.time_budget_s else 0.0
+            stopped_by = upscaler.run(config, deadline, elapsed, checkpoint, log, step, progress)
     except KeyboardInterrupt:
         checkpoint()
         if dist.main:
@@ -447,13 +450,14 @@ class Upscaling:
     def state_dict(self) -> dict[str, Any]:
         return {"U": self.U.state_dict(), "opt_u": self.opt.state_dict(), "u_rng": self.gen.get_state(), "u_step": self.step}
 
-    def run(self, config: TrainConfig, elapsed: Callable[[], float], checkpoint: Callable[[], None], log: RunLog, offset: int, progress: Progress | None) -> str:
+    def run(self, config: TrainConfig, deadline: float, elapsed: Callable[[], float], checkpoint: Callable[[], None], log: RunLog, offset: int, progress: Progress | None) -> str:
+        """Train until `upscale_steps` or until `elapsed()` reaches `deadline` (0: no time limit)."""
         from latentmint.gan.upscale import paired_crops, upscaler_step
 
         self.U.train()
         timer = StepTimer(self.device)
         while self.step < config.upscale_steps:
-            if config.time_budget_s and elapsed() >= config.time_budget_s:
+            if deadline and elapsed() >= deadline:
                 return "time_budget"
             timer.start()
             lo, hi = paired_crops(self.small, self.big, config.upscale_batch, self.gen, self.U.scale)
@@ -464,7 +468,7 @@ class Upscaling:
             if self.step % config.ckpt_every == 0:
                 checkpoint()
             if progress:
-                remaining = config.time_budget_s - elapsed() if config.time_budget_s else None
+                remaining = deadline - elapsed() if deadline else None
                 progress(self.step, _bar_total(self.step, config.upscale_steps, remaining, timer.times), {**timer.readings, "stage": _stage_label(config, "upscaler")})
         return "steps"
 
