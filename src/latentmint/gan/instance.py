@@ -4,9 +4,10 @@ Discrimination"), in a form cheap enough for a CPU.
 Beside real-or-fake, the discriminator learns to tell each photo, and each generated face, from every other one
 (MoCo's contrastive task), and the generator learns to make faces it can tell apart: the diversity that recall
 measures, and what a GAN on a few hundred photos lacks most. The queries are D's own 8x8 features from the step's
-existing passes, so no pass with a gradient is added; the keys come from a momentum copy of D on a second view
-(photos flipped and augmented again; fakes drawn again from the same latents plus a little noise, InsGen's
-perturbation), and the negatives from a queue of recent keys.
+existing passes, so no pass with a gradient is added; the keys come from a momentum copy of D on a second view of
+the same images (flipped and augmented again), and the negatives from a queue of recent keys. InsGen also draws a
+fake's second view from its latent plus noise; that second draw of the generator cost a CPU step 20% more than
+the momentum D's passes (docs/benchmarks.md), so here a fake's second view is an augmentation, as a photo's is.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from latentmint.gan.augment import diff_augment, random_flip
 
 MOMENTUM = 0.999  # per step, for the key discriminator and the key heads (MoCo's)
 TEMPERATURE = 0.2
-PERTURB = 0.15  # InsGen's latent noise for a fake's second view
 QUEUE_SHARE = 0.05  # InsGen's queue: 5% of the data set, here at least two batches
 
 
@@ -68,11 +68,10 @@ class InstanceDiscrimination(nn.Module):
         return [*self.real.mlp.parameters(), *self.fake.mlp.parameters()]
 
     @torch.no_grad()
-    def keys(self, G_run: nn.Module, real: torch.Tensor, z: torch.Tensor, p: float, policy: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Keys for this step's photos and for the fakes of latents `z`, from second views of them."""
-        second_fake = G_run(z + PERTURB * torch.randn_like(z)).to(real.dtype)
+    def keys(self, real: torch.Tensor, fake: torch.Tensor, p: float, policy: tuple[str, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys for this step's photos and fakes, from second views of them."""
         k_real = self.real.keys(self.key_D(diff_augment(random_flip(real), p, policy), features=True)[-1])
-        k_fake = self.fake.keys(self.key_D(diff_augment(random_flip(second_fake), p, policy), features=True)[-1])
+        k_fake = self.fake.keys(self.key_D(diff_augment(random_flip(fake), p, policy), features=True)[-1])
         return k_real, k_fake
 
     @torch.no_grad()

@@ -499,15 +499,14 @@ def _train_step(
     if config.compile:  # compiled layers only read their spectral-norm vectors (networks._SpectralNorm)
         power_iterate(G)
         power_iterate(D)
-    if instance:
-        with autocast:
-            k_real, k_fake = instance.keys(G_run, real, z, ada.p, config.augment)
 
     # Discriminator: hinge on augmented reals and fakes, (FastGAN) reconstruct the reals, and on R1 steps
     # penalise D's gradient at the reals: with the eager D for the whole step, as double backward does not run
     # through a compiled graph, nor does a backward that mixes one with eager calls of the same D.
     with autocast:
         fake = G_run(z)
+        if instance:
+            k_real, k_fake = instance.keys(real, fake.detach(), ada.p, config.augment)
         real_aug = diff_augment(real, ada.p, config.augment)
         r1 = config.r1_gamma > 0 and float(torch.rand(())) < 1 / R1_EVERY
         if r1:
