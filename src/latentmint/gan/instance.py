@@ -6,8 +6,8 @@ Beside real-or-fake, the discriminator learns to tell each photo, and each gener
 measures, and what a GAN on a few hundred photos lacks most. The queries are D's own 8x8 features from the step's
 existing passes, so no pass with a gradient is added; the keys come from a momentum copy of D on a second view of
 the same images (flipped and augmented again), and the negatives from a queue of recent keys. InsGen also draws a
-fake's second view from its latent plus noise; that second draw of the generator cost a CPU step 20% more than
-the momentum D's passes (docs/benchmarks.md), so here a fake's second view is an augmentation, as a photo's is.
+fake's second view from its latent plus noise; that second draw of the generator made a CPU step 20-45% dearer,
+and at equal time did no better (docs/benchmarks.md), so here a fake's second view is an augmentation, as a photo's is.
 """
 
 from __future__ import annotations
