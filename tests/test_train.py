@@ -275,7 +275,7 @@ def test_instance_heads_prefer_each_query_s_own_key_and_queue_the_keys() -> None
 
 
 def test_a_step_with_instance_discrimination_draws_the_generator_once() -> None:
-    """A fake's key comes from a second view of the step's own fake: a second draw cost a CPU step 20% more."""
+    """A fake's key comes from a second view of the step's own fake: a second draw made a CPU step 20-45% dearer."""
     from latentmint.gan.instance import InstanceDiscrimination
     from latentmint.gan.networks import build
 
