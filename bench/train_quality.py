@@ -4,7 +4,7 @@
 - real faces against real faces at 64 and 256 px (the floor);
 - FastGAN `faces-64-cpu` with budgets of 30 and 60 minutes (at 64 px, and the 60-minute model upscaled to 256 px
   with Lanczos: what a 64 px model offers a collector today); the preset's 9,000-step cap may end either sooner;
-- the cascade `faces-256-cpu` after 60 minutes (64 px faces for 45 minutes or up to the cap, then the x4 upscaler,
+- the cascade `faces-256-cpu` after 60 minutes (64 px faces for 51 minutes or up to the cap, then the x4 upscaler,
   trained on the same photos, for the rest). Its generator adds instance discrimination, so it trains alone.
   The two 64 px generators differ only in when their learning rate starts to fall (the last 30% of each one's
   time): one trunk trains at the constant rate, and each run branches off it where its decay begins, so the

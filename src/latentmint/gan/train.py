@@ -326,7 +326,7 @@ def train(
             # The upscaler always gets its share: a generator that ran late (its last step, its batch-norm pass) moves
             # the end by that much rather than leave the works a bicubic upscale.
             deadline = max(config.time_budget_s, generator_seconds + config.time_budget_s * config.upscale_share) if config.time_budget_s else 0.0
-            stopped_by = upscaler.run(config, deadline, elapsed, checkpoint, log, step, progress)
+            stopped_by = upscaler.run(config, deadline, elapsed, checkpoint, log, step, progress, autocast)
     except KeyboardInterrupt:
         checkpoint()
         if dist.main:
@@ -450,8 +450,11 @@ class Upscaling:
     def state_dict(self) -> dict[str, Any]:
         return {"U": self.U.state_dict(), "opt_u": self.opt.state_dict(), "u_rng": self.gen.get_state(), "u_step": self.step}
 
-    def run(self, config: TrainConfig, deadline: float, elapsed: Callable[[], float], checkpoint: Callable[[], None], log: RunLog, offset: int, progress: Progress | None) -> str:
-        """Train until `upscale_steps` or until `elapsed()` reaches `deadline` (0: no time limit)."""
+    def run(
+        self, config: TrainConfig, deadline: float, elapsed: Callable[[], float], checkpoint: Callable[[], None], log: RunLog, offset: int,
+        progress: Progress | None, autocast: Any = None,
+    ) -> str:
+        """Train until `upscale_steps` or until `elapsed()` reaches `deadline` (0: no time limit), under the run's autocast."""
         from latentmint.gan.upscale import paired_crops, upscaler_step
 
         self.U.train()
@@ -461,7 +464,7 @@ class Upscaling:
                 return "time_budget"
             timer.start()
             lo, hi = paired_crops(self.small, self.big, config.upscale_batch, self.gen, self.U.scale)
-            losses = upscaler_step(self.U, self.opt, _on_device(lo, self.device), _on_device(hi, self.device), self.perceptual, config.upscale_perceptual)
+            losses = upscaler_step(self.U, self.opt, _on_device(lo, self.device), _on_device(hi, self.device), self.perceptual, config.upscale_perceptual, autocast)
             self.step += 1
             if timer.stop(offset + self.step, losses):
                 log.scalars(offset + self.step, timer.readings)
