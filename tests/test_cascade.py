@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from latentmint.art.latents import latents
 from latentmint.art.model import open_model, render
 from latentmint.data.ingest import IngestOptions, ingest
 from latentmint.gan.checkpoint import load_checkpoint, load_generator
-from latentmint.gan.config import make_config, pick_preset
+from latentmint.gan.config import NO_STEP_LIMIT, make_config, pick_preset
 from latentmint.gan import train as train_module, upscale as upscale_module
 from latentmint.gan.train import train
 from latentmint.gan.data import to_uint8
@@ -165,6 +166,21 @@ def test_the_upscaler_trains_in_the_runs_bfloat16(studio128: Studio, monkeypatch
     monkeypatch.setattr(upscale_module, "upscaler_step", spy)
     train(studio128, "faces", "bf16", make_config("faces-256-cpu", TINY_CASCADE))
     assert seen == [(torch.bfloat16, torch.float32, torch.float32)] * TINY_CASCADE["upscale_steps"]
+
+
+def test_the_upscalers_setup_is_not_taken_from_its_share(studio128: Studio, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Fitting the filter to the generator's faces is the stage's setup, not its training: on a busy machine it can
+    # outlast a short share, which left the works a bicubic upscale. Here it takes 3 s of a 1.5 s share.
+    fit = upscale_module.spectrum_match_filter
+
+    def slow_fit(*args, **kwargs) -> torch.Tensor:
+        time.sleep(3)
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(upscale_module, "spectrum_match_filter", slow_fit)
+    config = make_config("faces-256-cpu", {**TINY_CASCADE, "time_budget_s": 10, "upscale_share": 0.15, "steps": NO_STEP_LIMIT})
+    generator, upscaler = train(studio128, "faces", "busy", config).stages
+    assert generator["seconds"] >= 8.5 and upscaler["steps"] == TINY_CASCADE["upscale_steps"] and upscaler["seconds"] >= 3
 
 
 def test_cascade_works_are_deterministic_and_their_certificate_names_every_model(studio128: Studio) -> None:

@@ -218,6 +218,8 @@ def train(
     transferred = None
     stage = state.get("stage", "generator") if state is not None else "generator"
     generator_seconds = float(state.get("generator_seconds", 0.0)) if state is not None else 0.0
+    # When the upscaler began training, after its setup (runs checkpointed before this was kept: the generator's end)
+    upscaler_began = float(state.get("upscaler_began", generator_seconds)) if state is not None and state.get("stage") == "upscaler" else 0.0
     upscaler: Upscaling | None = None
     if state is not None:
         G.load_state_dict(state["G"])
@@ -263,7 +265,7 @@ def train(
         save_checkpoint(
             ckpt_path,
             {
-                "step": step, "elapsed": elapsed(), "stage": stage, "generator_seconds": generator_seconds,
+                "step": step, "elapsed": elapsed(), "stage": stage, "generator_seconds": generator_seconds, "upscaler_began": upscaler_began,
                 "config": config.to_json(), "dataset": {"name": dataset.name, "hash": dataset.content_hash()},
                 "G": G.state_dict(), "D": D.state_dict(), "G_ema": G_ema.state_dict(),
                 "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "ada": ada.state_dict(),
@@ -322,10 +324,12 @@ def train(
                 log.sample_grid(step, G_ema, fixed_z)
         if stage == "upscaler" and dist.main:
             upscaler = Upscaling(config, dataset, images, G_ema, dist.device, state if state is not None and "U" in state else None)
+            upscaler_began = upscaler_began or elapsed()
             checkpoint()  # the stage boundary: a rerun continues from here, bit for bit
-            # The upscaler always gets its share: a generator that ran late (its last step, its batch-norm pass) moves
-            # the end by that much rather than leave the works a bicubic upscale.
-            deadline = max(config.time_budget_s, generator_seconds + config.time_budget_s * config.upscale_share) if config.time_budget_s else 0.0
+            # The upscaler always gets its share to train in: a generator that ran late (its last step, its batch-norm
+            # pass) and the upscaler's own setup (the photos at full size, the fitted filter and colours; seconds, more
+            # on a busy machine) move the end by that much rather than leave the works a bicubic upscale.
+            deadline = max(config.time_budget_s, upscaler_began + config.time_budget_s * config.upscale_share) if config.time_budget_s else 0.0
             stopped_by = upscaler.run(config, deadline, elapsed, checkpoint, log, step, progress, autocast)
     except KeyboardInterrupt:
         checkpoint()
