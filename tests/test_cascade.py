@@ -148,7 +148,7 @@ def test_a_staged_run_resumes_bit_exactly_across_the_stage_boundary(studio128: S
 
 
 def test_the_upscaler_trains_in_the_runs_bfloat16(studio128: Studio, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Where the generator trains under bfloat16 autocast, the upscaler does too (a step 1.6x faster on two cores), its
+    # Where the generator trains under bfloat16 autocast, the upscaler does too (a step 1.4-1.6x faster on two cores), its
     # weights and losses in float32. Forced on here: emulated where the CPU lacks bf16, slower but the same path.
     monkeypatch.setattr(train_module, "bf16_native", lambda device: True)
     seen: list[tuple[torch.dtype, torch.dtype, torch.dtype]] = []

@@ -192,7 +192,7 @@ def upscaler_step(
     U: nn.Module, opt: torch.optim.Optimizer, lo: torch.Tensor, hi: torch.Tensor, perceptual: nn.Module | None, weight: float, autocast: Any = None
 ) -> dict[str, torch.Tensor]:
     """One update on a batch of (input, target) crops in [-1, 1]; the passes under `autocast` where given (the
-    generator's bfloat16: a step 1.6x faster on two cores, and the same faces at equal steps, docs/benchmarks.md)."""
+    generator's bfloat16: a step 1.4-1.6x faster on two cores, and the same faces at equal steps, docs/benchmarks.md)."""
     with autocast if autocast is not None else contextlib.nullcontext():
         out = U(lo).float()  # the bicubic base is float32; only the learned detail is rounded
         loss_l1 = F.l1_loss(out, hi)
