@@ -31,8 +31,8 @@ class TrainConfig:
     upscale_steps: int = 1500  # about 8 minutes on two cores in bfloat16; it starts from bicubic and learns fast
     # With a time budget, the upscaler's share of it. One generator's faces stopped gaining after about 1,000 upscaler
     # steps (KID at 256 px: 0.0233 at 600, 0.0223 at 935, 0.0220 at 1,245, 0.0223 at 1,560), which 15% of an hour
-    # gives even in float32 (0.50-0.58 s a step on two cores; 0.31 s in bfloat16); the rest trains the generator,
-    # whose steps the 256 px figure follows (docs/benchmarks.md).
+    # gives even in float32 (0.50-0.58 s a step on two cores; 0.31 s in bfloat16); the rest trains the generator
+    # (what that buys at 256 px is not yet measured beyond one draw: docs/benchmarks.md).
     upscale_share: float = 0.15
     # Weight of the perceptual loss (frozen EfficientNet-Lite0 features) beside L1. Upscalers trained alike for one 60-minute
     # cascade scored KID 0.0215 / 0.0212 (two sets of its faces) at 0.5, 0.0208 / 0.0206 at 2, 0.0211 / 0.0208 at 4 and
