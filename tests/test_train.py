@@ -292,6 +292,13 @@ def test_a_step_with_instance_discrimination_draws_the_generator_once() -> None:
     assert draws == [4] and torch.isfinite(losses["loss_d"]) and int(instance.fake.ptr) == 4
 
 
+def test_an_unknown_augmentation_is_refused_before_training(studio: Studio) -> None:
+    config = make_config("faces-64-cpu", dict([parse_override("augment=translation,rotate")]))
+    with pytest.raises(LatentmintError, match=r"augment: unknown transform 'rotate'; choose from color, translation"):
+        train(studio, "faces", "r", config)
+    assert not (studio.runs / "r").exists()
+
+
 def test_instance_discrimination_needs_fastgan_s_own_discriminator(studio: Studio) -> None:
     config = make_config("faces-64-cpu", {"instance_weight": 1.0, "discriminator": "projected"})
     with pytest.raises(LatentmintError, match="instance_weight"):

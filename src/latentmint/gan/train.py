@@ -28,7 +28,7 @@ from torch import nn
 
 from latentmint.data.dataset import Dataset, dataset_dir
 from latentmint.errors import LatentmintError
-from latentmint.gan.augment import AdaptiveP, diff_augment, random_flip
+from latentmint.gan.augment import TRANSFORMS, AdaptiveP, diff_augment, random_flip
 from latentmint.gan.checkpoint import RESUME_KEYS, load_checkpoint, save_checkpoint
 from latentmint.gan.config import TrainConfig, changed_from_preset
 from latentmint.gan.data import check_resolution, load_faces, to_float, to_uint8
@@ -189,6 +189,8 @@ def train(
         raise LatentmintError("no dataset given: latentmint train DATASET --name RUN")
     if not config.resolution_ok:
         raise LatentmintError(f"resolution {config.resolution}: choose 64, 128, 256, 512 or 1024")
+    if unknown := [name for name in config.augment if name not in TRANSFORMS]:
+        raise LatentmintError(f"augment: unknown transform {', '.join(map(repr, unknown))}; choose from {', '.join(TRANSFORMS)}")
     if config.instance_weight and not config.instance_discrimination_fits:
         raise LatentmintError("instance_weight: instance discrimination reads FastGAN's own discriminator (arch fastgan, discriminator own)")
     dataset = Dataset.load(dataset_dir(studio.datasets, dataset_name))
