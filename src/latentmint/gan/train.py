@@ -11,6 +11,7 @@ gradients are averaged across processes (data parallel).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import math
@@ -458,7 +459,7 @@ class Upscaling:
 
     def run(
         self, config: TrainConfig, deadline: float, elapsed: Callable[[], float], checkpoint: Callable[[], None], log: RunLog, offset: int,
-        progress: Progress | None, autocast: Any = None,
+        progress: Progress | None, autocast: contextlib.AbstractContextManager[Any],
     ) -> str:
         """Train until `upscale_steps` or until `elapsed()` reaches `deadline` (0: no time limit), under the run's autocast."""
         from latentmint.gan.upscale import paired_crops, upscaler_step

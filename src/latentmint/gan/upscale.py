@@ -189,11 +189,12 @@ class PerceptualLoss(nn.Module):
 
 
 def upscaler_step(
-    U: nn.Module, opt: torch.optim.Optimizer, lo: torch.Tensor, hi: torch.Tensor, perceptual: nn.Module | None, weight: float, autocast: Any = None
+    U: nn.Module, opt: torch.optim.Optimizer, lo: torch.Tensor, hi: torch.Tensor, perceptual: nn.Module | None, weight: float,
+    autocast: contextlib.AbstractContextManager[Any],
 ) -> dict[str, torch.Tensor]:
-    """One update on a batch of (input, target) crops in [-1, 1]; the passes under `autocast` where given (the
-    generator's bfloat16: a step 1.4-1.6x faster on two cores, and the same faces at equal steps, docs/benchmarks.md)."""
-    with autocast if autocast is not None else contextlib.nullcontext():
+    """One update on a batch of (input, target) crops in [-1, 1]; the passes under the run's `autocast` (bfloat16 where the
+    generator uses it: a step 1.4-1.6x faster on two cores, and the same faces at equal steps, docs/benchmarks.md)."""
+    with autocast:
         out = U(lo).float()  # the bicubic base is float32; only the learned detail is rounded
         loss_l1 = F.l1_loss(out, hi)
         loss_p = perceptual(out, hi) if perceptual is not None and weight else torch.zeros((), device=out.device)
